@@ -1,0 +1,210 @@
+/**
+ * Codecs between domain events and stored rows.
+ *
+ * An `EventCodec<E>` is built from a `Schema` whose type is a union of tagged
+ * events (`Schema.TaggedClass` / `Schema.TaggedStruct`, tag field `_tag`). An event
+ * is stored as `type` (its tag) and `data` (the JSON of its encoded fields, without
+ * the tag). Decoding a row parses the JSON, applies the optional upcaster, and
+ * decodes with the schema; bad JSON, an unknown type and a payload that does not
+ * match all fail with `EventDecodeError` naming the row.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { EventCodec } from "eventfold"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ *
+ * const codec = EventCodec.make(Schema.Union(Deposited, Withdrawn))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+import type { EventData, Metadata, RecordedEvent, StoredEvent } from "./Event.ts"
+import { makeEventId } from "./Event.ts"
+import type { EventId } from "./Event.ts"
+import { EventDecodeError } from "./StoreError.ts"
+
+/**
+ * A stored event before it is decoded: the type and the parsed JSON payload.
+ * Upcasters map old shapes to current ones.
+ *
+ * @since 0.1.0
+ */
+export interface RawEvent {
+  readonly type: string
+  readonly data: unknown
+}
+
+/**
+ * Maps a stored event of an old type or shape to the current one. Called on every
+ * row before the schema decodes it; return the input unchanged when it is current.
+ *
+ * @since 0.1.0
+ */
+export type Upcaster = (event: RawEvent) => RawEvent
+
+/**
+ * Encodes domain events of type `E` to rows and decodes rows back.
+ *
+ * @since 0.1.0
+ */
+export interface EventCodec<E> {
+  /** Encodes one event to its stored `type` and JSON `data`. */
+  readonly encode: (event: E) => Either.Either<RawEncoded, ParseResult.ParseError>
+  /** Decodes one stored row; fails with `EventDecodeError` naming the row. */
+  readonly decode: (row: StoredEvent) => Either.Either<RecordedEvent<E>, EventDecodeError>
+}
+
+/**
+ * An encoded event: its type and the JSON text of its payload.
+ *
+ * @since 0.1.0
+ */
+export interface RawEncoded {
+  readonly type: string
+  readonly data: string
+}
+
+/**
+ * Options for {@link make}.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Upgrades old rows (renamed types, old payload shapes) before decoding. */
+  readonly upcast?: Upcaster
+}
+
+const parseJson = Schema.decodeUnknownEither(Schema.parseJson())
+const parseMetadata = Schema.decodeUnknownEither(Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
+const emptyMetadata: Metadata = Object.freeze({})
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const notAnObject = (data: unknown, type: string): ParseResult.ParseError =>
+  new ParseResult.ParseError({
+    issue: new ParseResult.Type(Schema.Object.ast, data, `the payload of a ${JSON.stringify(type)} event must be a JSON object`)
+  })
+
+/**
+ * Builds a codec from a schema whose type is a union of tagged events.
+ *
+ * @since 0.1.0
+ */
+export const make = <E extends { readonly _tag: string }, I extends { readonly _tag: string }>(
+  schema: Schema.Schema<E, I, never>,
+  options: Options = {}
+): EventCodec<E> => {
+  const decodeEvent = Schema.decodeUnknownEither(schema)
+  const encodeEvent = Schema.encodeEither(schema)
+  const upcast = options.upcast
+
+  const decode = (row: StoredEvent): Either.Either<RecordedEvent<E>, EventDecodeError> => {
+    const fail = (cause: ParseResult.ParseError) =>
+      Either.left(
+        new EventDecodeError({
+          streamId: row.streamId,
+          version: row.version,
+          position: row.position,
+          type: row.type,
+          cause
+        })
+      )
+    const parsed = parseJson(row.data)
+    if (Either.isLeft(parsed)) return fail(parsed.left)
+    let type = row.type
+    let data = parsed.right
+    if (upcast !== undefined) {
+      const upcasted = upcast({ type, data })
+      type = upcasted.type
+      data = upcasted.data
+    }
+    if (!isRecord(data)) return fail(notAnObject(data, type))
+    data["_tag"] = type
+    const decoded = decodeEvent(data)
+    if (Either.isLeft(decoded)) return fail(decoded.left)
+    let metadata = emptyMetadata
+    if (row.metadata !== "{}") {
+      const parsedMetadata = parseMetadata(row.metadata)
+      if (Either.isLeft(parsedMetadata)) return fail(parsedMetadata.left)
+      metadata = parsedMetadata.right
+    }
+    return Either.right({
+      streamId: row.streamId,
+      version: row.version,
+      position: row.position,
+      eventId: row.eventId,
+      type: row.type,
+      data: decoded.right,
+      metadata,
+      recordedAt: row.recordedAt
+    })
+  }
+
+  const encode = (event: E): Either.Either<RawEncoded, ParseResult.ParseError> =>
+    Either.map(encodeEvent(event), (encoded) => {
+      const { _tag, ...payload } = encoded
+      return { type: _tag, data: JSON.stringify(payload) }
+    })
+
+  return { encode, decode }
+}
+
+/**
+ * Builds an upcaster from one function per old type. Rows of other types pass
+ * through unchanged.
+ *
+ * @example
+ * ```ts
+ * const upcast = EventCodec.upcasters({
+ *   // v1 stored "Credited" with { value }; it is now "Deposited" with { amount }
+ *   Credited: (data) => ({ type: "Deposited", data: { amount: (data as { value: number }).value } })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const upcasters = (byType: Readonly<Record<string, (data: unknown) => RawEvent>>): Upcaster => (event) => {
+  const upcast = Object.hasOwn(byType, event.type) ? byType[event.type] : undefined
+  return upcast === undefined ? event : upcast(event.data)
+}
+
+/**
+ * Encodes a metadata object to the JSON text the store keeps.
+ *
+ * @since 0.1.0
+ */
+export const encodeMetadata = (metadata: Metadata | undefined): string =>
+  metadata === undefined ? "{}" : JSON.stringify(metadata)
+
+/**
+ * Options for one event in {@link toEventData}.
+ *
+ * @since 0.1.0
+ */
+export interface EventDataOptions {
+  /** A caller-chosen id makes the append idempotent; a random one is made otherwise. */
+  readonly eventId?: EventId
+  readonly metadata?: Metadata
+}
+
+/**
+ * Encodes a domain event into the `EventData` an append takes.
+ *
+ * @since 0.1.0
+ */
+export const toEventData = <E>(
+  codec: EventCodec<E>,
+  event: E,
+  options: EventDataOptions = {}
+): Effect.Effect<EventData, ParseResult.ParseError> =>
+  Effect.flatMap(codec.encode(event), (encoded) =>
+    Effect.map(options.eventId === undefined ? makeEventId : Effect.succeed(options.eventId), (eventId) => ({
+      eventId,
+      type: encoded.type,
+      data: encoded.data,
+      metadata: encodeMetadata(options.metadata)
+    })))

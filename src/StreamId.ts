@@ -1,0 +1,103 @@
+/**
+ * Stream identifiers: branded, validated strings naming one event stream.
+ *
+ * A stream id is 1 to 200 characters (Unicode code points) with no control
+ * characters. Anything else is stored and read back literally: quotes, `%`, `_`,
+ * unicode and SQL fragments are plain data to every backend.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { StreamId } from "eventfold"
+ *
+ * const program = Effect.gen(function* () {
+ *   const id = yield* StreamId.make("account-42") // fails with InvalidStreamId on bad input
+ *   return id
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+
+const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/u
+
+/**
+ * Schema of a stream id: decodes a string into the branded `StreamId`.
+ *
+ * @since 0.1.0
+ */
+export const StreamId = Schema.String.pipe(
+  Schema.filter((s) => {
+    const length = [...s].length
+    if (length < 1) return "a stream id must not be empty"
+    if (length > 200) return `a stream id has at most 200 characters, got ${length}`
+    if (controlCharacters.test(s)) return "a stream id must not contain control characters"
+    return true
+  }),
+  Schema.brand("eventfold/StreamId"),
+  Schema.annotations({ identifier: "StreamId", description: "1-200 characters, no control characters" })
+)
+
+/**
+ * A validated stream identifier.
+ *
+ * @since 0.1.0
+ */
+export type StreamId = typeof StreamId.Type
+
+/**
+ * A string that is not a valid stream id. `reason` says which rule it broke.
+ *
+ * @since 0.1.0
+ */
+export class InvalidStreamId extends Schema.TaggedError<InvalidStreamId>()("InvalidStreamId", {
+  input: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid stream id ${JSON.stringify(this.input.slice(0, 80))}: ${this.reason}`
+  }
+}
+
+const decode = Schema.decodeUnknownEither(StreamId)
+
+/**
+ * Validates a string as a stream id, returning an `Either`.
+ *
+ * @since 0.1.0
+ */
+export const either = (input: string): Either.Either<StreamId, InvalidStreamId> =>
+  Either.mapLeft(decode(input), (error) =>
+    new InvalidStreamId({
+      input,
+      reason: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => issue.message).join("; ")
+    }))
+
+/**
+ * Validates a string as a stream id; fails with `InvalidStreamId`.
+ *
+ * @since 0.1.0
+ */
+export const make = (input: string): Effect.Effect<StreamId, InvalidStreamId> => either(input)
+
+/**
+ * Validates a string as a stream id and throws `InvalidStreamId` when it is not one.
+ * Meant for literals in tests and examples, where a bad id is a programming error.
+ *
+ * @since 0.1.0
+ */
+export const unsafeMake = (input: string): StreamId => Either.getOrThrowWith(either(input), (error) => error)
+
+/**
+ * Joins a category and an id into a stream id, as `category-id`.
+ *
+ * @example
+ * ```ts
+ * StreamId.fromParts("account", "42") // Effect<StreamId, InvalidStreamId>: "account-42"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const fromParts = (category: string, id: string): Effect.Effect<StreamId, InvalidStreamId> =>
+  make(`${category}-${id}`)

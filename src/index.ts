@@ -1,0 +1,11 @@
+/**
+ * `eventfold`: the core modules, each as a namespace.
+ *
+ * @since 0.1.0
+ */
+export * as Event from "./Event.ts"
+export * as EventCodec from "./EventCodec.ts"
+export * as EventStore from "./EventStore.ts"
+export * as ExpectedVersion from "./ExpectedVersion.ts"
+export * as StoreError from "./StoreError.ts"
+export * as StreamId from "./StreamId.ts"

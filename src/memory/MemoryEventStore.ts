@@ -1,0 +1,141 @@
+/**
+ * An in-memory `EventStore`: the default for unit tests and a reference for the
+ * behaviour every backend must have.
+ *
+ * Reads take a snapshot when they start (later appends are not seen by a read
+ * already running) and yield a page at a time. Appends are atomic: the checks and
+ * the writes run in one synchronous step, so concurrent fibers never interleave
+ * inside an append.
+ *
+ * @example
+ * ```ts
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * program.pipe(Effect.provide(MemoryEventStore.layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Chunk, Clock, Effect, Either, Layer, Metric, Option, Stream } from "effect"
+import type { StoredEvent } from "../Event.ts"
+import { EventStore, rowsFetched } from "../EventStore.ts"
+import type { AppendResult, StreamAppendResult } from "../EventStore.ts"
+import type { AppendError } from "../StoreError.ts"
+import * as ExpectedVersion from "../ExpectedVersion.ts"
+import { DuplicateEventId, WrongExpectedVersion } from "../StoreError.ts"
+import { checkWrites, resolveRead, resolveReadAll } from "../internal/validate.ts"
+
+interface State {
+  readonly log: Array<StoredEvent>
+  readonly streams: Map<string, Array<StoredEvent>>
+  readonly eventIds: Set<string>
+}
+
+const page = <A>(events: ReadonlyArray<A>, start: number, end: number): Effect.Effect<Chunk.Chunk<A>> =>
+  Effect.as(Metric.incrementBy(rowsFetched, end - start), Chunk.unsafeFromArray(events.slice(start, end)))
+
+/**
+ * Reads `events[start]`, `events[start + step]`, ... while the index stays in
+ * `[0, end)`, one page of `pageSize` at a time.
+ */
+const pages = <A>(events: ReadonlyArray<A>, start: number, end: number, pageSize: number, backward: boolean) =>
+  Stream.paginateChunkEffect(start, (index) => {
+    if (!backward) {
+      const stop = Math.min(index + pageSize, end)
+      if (index >= stop) return Effect.succeed([Chunk.empty<A>(), Option.none()] as const)
+      return Effect.map(page(events, index, stop), (chunk) => [chunk, stop < end ? Option.some(stop) : Option.none()] as const)
+    }
+    const stop = Math.max(index - pageSize, -1)
+    if (index <= stop) return Effect.succeed([Chunk.empty<A>(), Option.none()] as const)
+    return Effect.map(
+      page(events, stop + 1, index + 1),
+      (chunk) => [Chunk.reverse(chunk), stop >= 0 ? Option.some(stop) : Option.none()] as const
+    )
+  })
+
+/**
+ * Creates an empty in-memory store.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<EventStore.Service> = Effect.sync(() => {
+  const state: State = { log: [], streams: new Map(), eventIds: new Set() }
+
+  const read: EventStore.Service["read"] = (streamId, options) =>
+    Either.match(resolveRead(options), {
+      onLeft: (error) => Stream.fail(error),
+      onRight: ({ direction, from, pageSize }) =>
+        Stream.suspend(() => {
+          const events = state.streams.get(streamId) ?? []
+          const length = events.length // the snapshot: streams only grow
+          if (direction === "forward") {
+            return pages(events, Math.max((from ?? 1) - 1, 0), length, pageSize, false)
+          }
+          return pages(events, Math.min(from ?? length, length) - 1, length, pageSize, true)
+        })
+    })
+
+  const readAll: EventStore.Service["readAll"] = (options) =>
+    Either.match(resolveReadAll(options), {
+      onLeft: (error) => Stream.fail(error),
+      onRight: ({ fromPosition, pageSize }) =>
+        Stream.suspend(() => pages(state.log, Math.max(fromPosition - 1, 0), state.log.length, pageSize, false))
+    })
+
+  const append: EventStore.Service["append"] = (input) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.suspend((): Effect.Effect<AppendResult, AppendError> => {
+        const checked = checkWrites(input)
+        if (Either.isLeft(checked)) return Effect.fail(checked.left)
+        const writes = checked.right
+        for (const write of writes) {
+          const current = state.streams.get(write.streamId)?.length ?? 0
+          if (!ExpectedVersion.matches(write.expected, current)) {
+            return Effect.fail(new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current }))
+          }
+          for (const event of write.events) {
+            if (state.eventIds.has(event.eventId)) {
+              return Effect.fail(new DuplicateEventId({ eventId: event.eventId, streamId: write.streamId }))
+            }
+          }
+        }
+        // Every check passed: write everything in this same synchronous step.
+        const recordedAt = new Date(now)
+        const streams: Array<StreamAppendResult> = []
+        const positions: Array<number> = []
+        for (const write of writes) {
+          let events = state.streams.get(write.streamId)
+          if (events === undefined && write.events.length > 0) {
+            events = []
+            state.streams.set(write.streamId, events)
+          }
+          for (const event of write.events) {
+            const stored: StoredEvent = {
+              streamId: write.streamId,
+              version: events!.length + 1,
+              position: state.log.length + 1,
+              eventId: event.eventId,
+              type: event.type,
+              data: event.data,
+              metadata: event.metadata,
+              recordedAt
+            }
+            events!.push(stored)
+            state.log.push(stored)
+            state.eventIds.add(event.eventId)
+            positions.push(stored.position)
+          }
+          streams.push({ streamId: write.streamId, version: events?.length ?? 0 })
+        }
+        return Effect.succeed({ streams, positions })
+      }))
+
+  return EventStore.of({ read, readAll, append })
+})
+
+/**
+ * A layer with a fresh, empty in-memory store.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<EventStore> = Layer.effect(EventStore, make)
