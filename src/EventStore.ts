@@ -144,22 +144,27 @@ export const writesOf = (writes: StreamWrite | NonEmptyReadonlyArray<StreamWrite
   Array.isArray(writes) ? writes : [writes as StreamWrite]
 
 /**
- * Decodes a stream of stored rows with a codec, a page at a time. Fails with
- * `EventDecodeError` at the first row that does not decode.
+ * Decodes a stream of stored rows with a codec, a page at a time. The rows before
+ * a bad one are emitted; then the stream fails with `EventDecodeError` naming it.
  *
  * @since 0.1.0
  */
 export const decodeWith = <E>(codec: EventCodec<E>) =>
 <Err, R>(self: Stream.Stream<StoredEvent, Err, R>): Stream.Stream<RecordedEvent<E>, Err | EventDecodeError, R> =>
-  Stream.mapChunksEffect(self, (chunk: Chunk.Chunk<StoredEvent>) => {
-    const out: Array<RecordedEvent<E>> = []
-    for (const row of chunk) {
-      const decoded = codec.decode(row)
-      if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-      out.push(decoded.right)
+  Stream.flatMap(
+    Stream.chunks(self),
+    (chunk: Chunk.Chunk<StoredEvent>): Stream.Stream<RecordedEvent<E>, EventDecodeError> => {
+      const out: Array<RecordedEvent<E>> = []
+      for (const row of chunk) {
+        const decoded = codec.decode(row)
+        if (Either.isLeft(decoded)) {
+          return Stream.concat(Stream.fromChunk(Chunk.unsafeFromArray(out)), Stream.fail(decoded.left))
+        }
+        out.push(decoded.right)
+      }
+      return Stream.fromChunk(Chunk.unsafeFromArray(out))
     }
-    return Effect.succeed(Chunk.unsafeFromArray(out))
-  })
+  )
 
 /**
  * One stream's part of a typed append: domain events, encoded by the codec.

@@ -1,0 +1,6 @@
+/**
+ * `eventfold/testing`: the tools for testing stores and domains.
+ *
+ * @since 0.1.0
+ */
+export * as StoreContract from "./StoreContract.ts"
