@@ -18,8 +18,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, Either, ParseResult, Schema } from "effect"
+import type { Effect } from "effect"
+import { Either, ParseResult, Schema } from "effect"
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/u
 
 /**
