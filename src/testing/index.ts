@@ -4,3 +4,5 @@
  * @since 0.1.0
  */
 export * as StoreContract from "./StoreContract.ts"
+export * as TrackingEventStore from "./TrackingEventStore.ts"
+export * as ChaosEventStore from "./ChaosEventStore.ts"
