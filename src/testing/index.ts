@@ -6,3 +6,4 @@
 export * as StoreContract from "./StoreContract.ts"
 export * as TrackingEventStore from "./TrackingEventStore.ts"
 export * as ChaosEventStore from "./ChaosEventStore.ts"
+export * as Arbitraries from "./Arbitraries.ts"

@@ -1,0 +1,95 @@
+/**
+ * fast-check arbitraries for eventfold's types, for property tests with
+ * `@effect/vitest`'s `it.prop` / `it.effect.prop`.
+ *
+ * They are built on the fast-check that `effect` re-exports (`FastCheck`), the
+ * one `it.prop` runs, so they plug into it directly (see adr/0008).
+ *
+ * @example
+ * ```ts
+ * import { it } from "@effect/vitest"
+ * import { Arbitraries } from "eventfold/testing"
+ *
+ * it.prop("stream ids round-trip", [Arbitraries.streamId], ([id]) => StreamId.either(id)._tag === "Right")
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Either, FastCheck as fc } from "effect"
+import type { EventData, Metadata } from "../Event.ts"
+import { EventId } from "../Event.ts"
+import type { EventCodec } from "../EventCodec.ts"
+import { encodeMetadata } from "../EventCodec.ts"
+import * as ExpectedVersion from "../ExpectedVersion.ts"
+import * as StreamId from "../StreamId.ts"
+
+/**
+ * Valid stream ids: plain ones, ones full of quotes, `%`, `_` and SQL, and any
+ * unicode, 1 to 200 code points, never a control character.
+ *
+ * @since 0.1.0
+ */
+export const streamId: fc.Arbitrary<StreamId.StreamId> = fc
+  .oneof(
+    fc.stringMatching(/^[a-z]{1,12}-[0-9]{1,6}$/),
+    fc.string({ minLength: 1, maxLength: 40, unit: fc.constantFrom("'", "\"", "%", "_", "\\", ";", "-", " ", "a", "Z", "0") }),
+    fc.string({ minLength: 1, maxLength: 200, unit: "binary" })
+  )
+  .filter((s) => Either.isRight(StreamId.either(s)))
+  .map((s) => StreamId.unsafeMake(s))
+
+/**
+ * Strings that are not valid stream ids (empty, too long, control characters).
+ *
+ * @since 0.1.0
+ */
+export const invalidStreamId: fc.Arbitrary<string> = fc.oneof(
+  fc.constant(""),
+  fc.string({ minLength: 201, maxLength: 260, unit: "grapheme-ascii" }),
+  fc.tuple(fc.string({ maxLength: 10 }), fc.integer({ min: 0, max: 31 }), fc.string({ maxLength: 10 })).map(([a, c, b]) =>
+    `${a}${String.fromCharCode(c)}${b}`
+  )
+)
+
+/**
+ * Every kind of expected version; `Exact` up to `maxVersion` (default 1000).
+ *
+ * @since 0.1.0
+ */
+export const expectedVersion = (maxVersion = 1000): fc.Arbitrary<ExpectedVersion.ExpectedVersion> =>
+  fc.oneof(
+    fc.constant(ExpectedVersion.any),
+    fc.constant(ExpectedVersion.noStream),
+    fc.constant(ExpectedVersion.streamExists),
+    fc.integer({ min: 0, max: maxVersion }).map((n) => ExpectedVersion.unsafeExact(n))
+  )
+
+/**
+ * Event ids (random v4 UUIDs drawn from the seed, so replays are exact).
+ *
+ * @since 0.1.0
+ */
+export const eventId: fc.Arbitrary<EventId> = fc.uuid({ version: 4 }).map((id) => EventId.make(id))
+
+/**
+ * Small JSON metadata objects.
+ *
+ * @since 0.1.0
+ */
+export const metadata: fc.Arbitrary<Metadata> = fc.dictionary(
+  fc.string({ minLength: 1, maxLength: 12 }),
+  fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null)),
+  { maxKeys: 4 }
+)
+
+/**
+ * Event envelopes ready to append: domain events from `events`, encoded with the
+ * codec, with an event id and metadata.
+ *
+ * @since 0.1.0
+ */
+export const eventData = <E>(codec: EventCodec<E>, events: fc.Arbitrary<E>): fc.Arbitrary<EventData> =>
+  fc.tuple(eventId, events, metadata).map(([id, event, meta]) => {
+    const encoded = Either.getOrThrowWith(codec.encode(event), (error) => error)
+    return { eventId: id, type: encoded.type, data: encoded.data, metadata: encodeMetadata(meta) }
+  })
