@@ -25,7 +25,8 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Context, Effect, Either, Layer, Metric, Schedule, Schema, Stream } from "effect"
+import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Metric, Schedule, Schema, Stream } from "effect"
+import type { MetricKeyType, MetricState } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Decider } from "./Decider.ts"
 import { streamsOf } from "./Decider.ts"
@@ -179,7 +180,7 @@ export const retries = Metric.counter("eventfold_command_retries_total", {
 })
 
 /**
- * How long commands take, from the first read to the end, retries included.
+ * How long commands take, from the first read to the end, retries and failures included.
  *
  * @since 0.1.0
  */
@@ -214,6 +215,14 @@ export declare namespace Executor {
  * @since 0.1.0
  */
 export class Executor extends Context.Tag("eventfold/Executor")<Executor, Executor.Service>() {}
+
+/** Records how long an effect took into a timer, whether it succeeded or failed. */
+const timed = (timer: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, Duration.Duration, MetricState.MetricState.Histogram>) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Clock.clockWith((clock) => {
+    const start = clock.unsafeCurrentTimeNanos()
+    return Effect.onExit(self, () => Metric.update(timer, Duration.nanos(clock.unsafeCurrentTimeNanos() - start)))
+  })
 
 class Stopped {}
 const stopped = new Stopped()
@@ -376,7 +385,7 @@ export const makeWith = (store: EventStore.Service, options: Options = {}): Exec
             )
           )
         ),
-        Metric.trackDuration(duration),
+        timed(duration),
         Effect.withSpan("eventfold.execute", {
           attributes: { "eventfold.decider": decider.name, "eventfold.stream_ids": streamsOf(decider, command) }
         })

@@ -1,0 +1,170 @@
+/**
+ * Spans and metrics for any `EventStore`. The wrapper traces every read
+ * (`eventfold.read`, `eventfold.readAll`) and append (`eventfold.append`) with the
+ * stream ids, versions and event counts, and counts reads, events read, appends,
+ * events appended and conflicts. Behaviour is otherwise unchanged.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { InstrumentedEventStore } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * // the instrumented layer replaces the EventStore it is provided with
+ * const StoreLive = InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Clock, Duration, Effect, Layer, Metric, Stream } from "effect"
+import type { MetricKeyType, MetricState } from "effect"
+import { EventStore, writesOf } from "./EventStore.ts"
+import * as ExpectedVersion from "./ExpectedVersion.ts"
+
+/**
+ * Reads started (`read` and `readAll`).
+ *
+ * @since 0.1.0
+ */
+export const reads = Metric.counter("eventfold_store_reads_total", {
+  description: "Reads started on the event store",
+  incremental: true
+})
+
+/**
+ * Events yielded by reads.
+ *
+ * @since 0.1.0
+ */
+export const eventsRead = Metric.counter("eventfold_store_events_read_total", {
+  description: "Events yielded by event store reads",
+  incremental: true
+})
+
+/**
+ * Appends attempted.
+ *
+ * @since 0.1.0
+ */
+export const appends = Metric.counter("eventfold_store_appends_total", {
+  description: "Appends attempted on the event store",
+  incremental: true
+})
+
+/**
+ * Events committed by appends.
+ *
+ * @since 0.1.0
+ */
+export const eventsAppended = Metric.counter("eventfold_store_events_appended_total", {
+  description: "Events committed by event store appends",
+  incremental: true
+})
+
+/**
+ * Appends refused with `WrongExpectedVersion`.
+ *
+ * @since 0.1.0
+ */
+export const conflicts = Metric.counter("eventfold_store_conflicts_total", {
+  description: "Appends refused because a stream had moved",
+  incremental: true
+})
+
+/**
+ * How long appends take, failed ones included.
+ *
+ * @since 0.1.0
+ */
+export const appendDuration = Metric.timer("eventfold_store_append_duration", "Event store append time")
+
+/** Records how long an effect took into a timer, whether it succeeded or failed. */
+const timed = (timer: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, Duration.Duration, MetricState.MetricState.Histogram>) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Clock.clockWith((clock) => {
+    const start = clock.unsafeCurrentTimeNanos()
+    return Effect.onExit(self, () => Metric.update(timer, Duration.nanos(clock.unsafeCurrentTimeNanos() - start)))
+  })
+
+const counted = <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
+  Stream.suspend(() => {
+    let count = 0
+    return stream.pipe(
+      Stream.mapChunksEffect((chunk) => {
+        count += chunk.length
+        return Effect.as(Metric.incrementBy(eventsRead, chunk.length), chunk)
+      }),
+      Stream.onEnd(Effect.suspend(() => Effect.annotateCurrentSpan("eventfold.events_read", count))),
+      Stream.onStart(Metric.increment(reads))
+    )
+  })
+
+/**
+ * Wraps a store so that its operations are traced and counted.
+ *
+ * @since 0.1.0
+ */
+export const wrap = (store: EventStore.Service): EventStore.Service =>
+  EventStore.of({
+    read: (streamId, options) =>
+      counted(store.read(streamId, options)).pipe(
+        Stream.withSpan("eventfold.read", {
+          attributes: {
+            "eventfold.stream_id": streamId,
+            "eventfold.direction": options?.direction ?? "forward",
+            ...(options?.from === undefined ? {} : { "eventfold.from": options.from }),
+            ...(options?.pageSize === undefined ? {} : { "eventfold.page_size": options.pageSize })
+          }
+        })
+      ),
+    readAll: (options) =>
+      counted(store.readAll(options)).pipe(
+        Stream.withSpan("eventfold.readAll", {
+          attributes: {
+            "eventfold.from_position": options?.fromPosition ?? 0,
+            ...(options?.pageSize === undefined ? {} : { "eventfold.page_size": options.pageSize })
+          }
+        })
+      ),
+    append: (input) => {
+      const writes = writesOf(input)
+      let count = 0
+      for (const write of writes) count += write.events.length
+      return store.append(input).pipe(
+        Effect.tap((result) =>
+          Effect.zipRight(
+            Effect.annotateCurrentSpan({
+              "eventfold.versions": result.streams.map((s) => s.version),
+              "eventfold.positions": result.positions.length === 0 ? [] : [result.positions[0]!, result.positions.at(-1)!]
+            }),
+            Metric.incrementBy(eventsAppended, count)
+          )
+        ),
+        Effect.tapErrorTag("WrongExpectedVersion", (error) =>
+          Effect.zipRight(
+            Effect.annotateCurrentSpan({
+              "eventfold.conflict_stream_id": error.streamId,
+              "eventfold.conflict_actual": error.actual
+            }),
+            Metric.increment(conflicts)
+          )),
+        timed(appendDuration),
+        Effect.ensuring(Metric.increment(appends)),
+        Effect.withSpan("eventfold.append", {
+          attributes: {
+            "eventfold.stream_ids": writes.map((w) => w.streamId),
+            "eventfold.expected": writes.map((w) => ExpectedVersion.format(w.expected)),
+            "eventfold.events": count
+          }
+        })
+      )
+    }
+  })
+
+/**
+ * Replaces the `EventStore` in context with an instrumented view of it. Provide
+ * the backend to it: `InstrumentedEventStore.layer.pipe(Layer.provide(backend))`.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<EventStore, never, EventStore> = Layer.effect(EventStore, Effect.map(EventStore, wrap))
