@@ -1,0 +1,515 @@
+/**
+ * An `EventStore` over SQLite (`@effect/sql-sqlite-node`): the embedded default.
+ *
+ * - One table, `eventfold_events`, created by numbered migrations shipped in the
+ *   package and run by `@effect/sql`'s Migrator (the layers run them unless
+ *   `runMigrations: false`).
+ * - Reads are lazy keyset pages (`version >= next ORDER BY version LIMIT n`, and
+ *   by `position` for `readAll`): a page is fetched only when the consumer pulls.
+ * - An append is one transaction that takes SQLite's write lock first, then checks
+ *   every expected version, inserts everything with multi-row INSERTs and commits.
+ *   While another connection (in this process or another) holds the lock the append
+ *   waits, asynchronously, up to `busyTimeout`; a writer that slips in after the
+ *   check still surfaces as `WrongExpectedVersion`, never as a raw `SqlError`.
+ * - The file runs in WAL mode, so readers never block the writer.
+ *
+ * See adr/0006-sqlite-backend.md.
+ *
+ * @example
+ * ```ts
+ * import { SqliteEventStore } from "eventfold/sqlite"
+ *
+ * program.pipe(Effect.provide(SqliteEventStore.layer({ filename: "events.db" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
+import type { ConfigError } from "effect/ConfigError"
+import { Chunk, Clock, Config, Data, Duration, Effect, Either, Layer, Metric, Option, Schedule, Stream } from "effect"
+import type { EventId, StoredEvent } from "../Event.ts"
+import { EventStore, rowsFetched } from "../EventStore.ts"
+import type { AppendResult, StreamAppendResult, StreamWrite } from "../EventStore.ts"
+import * as ExpectedVersion from "../ExpectedVersion.ts"
+import { DuplicateEventId, StoreUnavailable, WrongExpectedVersion } from "../StoreError.ts"
+import type { AppendError } from "../StoreError.ts"
+import type { StreamId } from "../StreamId.ts"
+import { checkWrites, resolveRead, resolveReadAll } from "../internal/validate.ts"
+import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
+
+/**
+ * Options of {@link make} and {@link layerStore}.
+ *
+ * @since 0.1.0
+ */
+export interface MakeOptions {
+  /**
+   * How long an operation keeps retrying while another connection holds the
+   * database's write lock (`SQLITE_BUSY`) before failing with `StoreUnavailable`.
+   * Default 5 seconds.
+   */
+  readonly busyTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Options of {@link layerStore}.
+ *
+ * @since 0.1.0
+ */
+export interface StoreOptions extends MakeOptions {
+  /** Run the schema migrations when the layer is built. Default `true`. */
+  readonly runMigrations?: boolean | undefined
+}
+
+/**
+ * Options of {@link layer} and {@link layerConfig}.
+ *
+ * @since 0.1.0
+ */
+export interface Options extends StoreOptions {
+  /** The database file (created if missing). `":memory:"` gives a private in-memory database. */
+  readonly filename: string
+}
+
+/**
+ * The default of {@link MakeOptions.busyTimeout}.
+ *
+ * @since 0.1.0
+ */
+export const defaultBusyTimeout: Duration.Duration = Duration.seconds(5)
+
+// ---------------------------------------------------------------------------
+// Errors of the driver, classified
+
+/** The database is locked by another connection: worth waiting and retrying. */
+class Busy extends Data.TaggedError("Busy")<{ readonly cause: SqlError }> {}
+
+/** The insert hit `UNIQUE (stream_id, version)`: a writer got there first. */
+class VersionTaken extends Data.TaggedError("VersionTaken")<{ readonly cause: SqlError }> {}
+
+/** The insert hit `UNIQUE (event_id)`. */
+class EventIdTaken extends Data.TaggedError("EventIdTaken")<{ readonly cause: SqlError }> {}
+
+const sqliteCode = (error: SqlError): string => {
+  const cause = error.cause
+  if (typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string") return cause.code
+  return ""
+}
+
+const causeMessage = (error: SqlError): string => error.cause instanceof Error ? error.cause.message : ""
+
+const isBusyCode = (code: string) => code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")
+
+/** Busy errors become `Busy`; every other driver error is `StoreUnavailable`. */
+const classify = (operation: string) => (error: SqlError): Busy | StoreUnavailable =>
+  isBusyCode(sqliteCode(error)) ? new Busy({ cause: error }) : new StoreUnavailable({ operation, cause: error })
+
+/** Like {@link classify}, and also recognizes the two unique constraints of an insert. */
+const classifyInsert = (error: SqlError): Busy | StoreUnavailable | VersionTaken | EventIdTaken => {
+  const code = sqliteCode(error)
+  if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+    const message = causeMessage(error)
+    if (message.includes(`${eventsTable}.event_id`)) return new EventIdTaken({ cause: error })
+    if (message.includes(`${eventsTable}.stream_id`)) return new VersionTaken({ cause: error })
+  }
+  return classify("append")(error)
+}
+
+/**
+ * Retries while the database is busy, with short jittered backoff (2 ms doubling,
+ * at most 50 ms apart) until `budget` has elapsed; then the busy error becomes
+ * `StoreUnavailable`. The waiting is `Effect.sleep`, so the event loop (and the
+ * connection holding the lock, when it lives in this process) keeps running.
+ */
+const retryBusy = (operation: string, budget: Duration.Duration) => {
+  const schedule = Schedule.exponential(Duration.millis(2), 2).pipe(
+    Schedule.union(Schedule.spaced(Duration.millis(50))),
+    Schedule.jittered,
+    Schedule.upTo(budget)
+  )
+  return <A, E, R>(self: Effect.Effect<A, E | Busy, R>): Effect.Effect<A, Exclude<E, Busy> | StoreUnavailable, R> =>
+    self.pipe(
+      Effect.retry({ schedule, while: (error) => error instanceof Busy }),
+      Effect.catchIf(
+        (error): error is Busy => error instanceof Busy,
+        (error) => Effect.fail(new StoreUnavailable({ operation, cause: error.cause }))
+      )
+    ) as Effect.Effect<A, Exclude<E, Busy> | StoreUnavailable, R>
+}
+
+// ---------------------------------------------------------------------------
+// SQL text, built once
+
+const streamColumns = "position, version, event_id, type, data, metadata, recorded_at"
+const readForwardSql =
+  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`
+const readBackwardSql =
+  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?`
+const readAllSql =
+  `SELECT position, stream_id, version, event_id, type, data, metadata, recorded_at FROM ${eventsTable} WHERE position >= ? ORDER BY position LIMIT ?`
+const headSql = `SELECT max(version) FROM ${eventsTable} WHERE stream_id = ?`
+/**
+ * A write that touches no row but makes SQLite take the write lock. Run first in
+ * the append transaction (which `@effect/sql` opens with a deferred `BEGIN`), it
+ * behaves like `BEGIN IMMEDIATE`: the versions are checked under the lock, and a
+ * deferred read-then-write can no longer fail with `SQLITE_BUSY_SNAPSHOT`.
+ */
+const takeWriteLockSql = `UPDATE ${eventsTable} SET position = position WHERE 0`
+
+/** Rows per INSERT statement: 7 parameters a row, well under SQLite's 32766. */
+const insertChunk = 500
+const insertSqlCache = new Map<number, string>()
+const insertSql = (rows: number): string => {
+  let text = insertSqlCache.get(rows)
+  if (text === undefined) {
+    text = `INSERT INTO ${eventsTable} (stream_id, version, event_id, type, data, metadata, recorded_at) VALUES ` +
+      Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ")
+    insertSqlCache.set(rows, text)
+  }
+  return text
+}
+
+type Row = ReadonlyArray<unknown>
+
+const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
+  const out = new Array<StoredEvent>(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    out[i] = {
+      streamId,
+      version: row[1] as number,
+      position: row[0] as number,
+      eventId: row[2] as EventId,
+      type: row[3] as string,
+      data: row[4] as string,
+      metadata: row[5] as string,
+      recordedAt: new Date(row[6] as number)
+    }
+  }
+  return Chunk.unsafeFromArray(out)
+}
+
+const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
+  const out = new Array<StoredEvent>(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    out[i] = {
+      streamId: row[1] as StreamId,
+      version: row[2] as number,
+      position: row[0] as number,
+      eventId: row[3] as EventId,
+      type: row[4] as string,
+      data: row[5] as string,
+      metadata: row[6] as string,
+      recordedAt: new Date(row[7] as number)
+    }
+  }
+  return Chunk.unsafeFromArray(out)
+}
+
+interface RunResult {
+  readonly changes: number
+  readonly lastInsertRowid: number | bigint
+}
+
+// ---------------------------------------------------------------------------
+// Constructors
+
+/**
+ * Builds the store over the `SqlClient` in context, which must be a SQLite client
+ * whose schema is migrated ({@link migrate}). Bring your own client this way to
+ * share it with your own tables; set `PRAGMA busy_timeout = 0` on it (as
+ * {@link layerClient} does) so that waiting for a lock never blocks the event loop.
+ *
+ * @since 0.1.0
+ */
+export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> =>
+  Effect.map(SqlClient.SqlClient, (sql) => {
+    const budget = Duration.decode(options?.busyTimeout ?? defaultBusyTimeout)
+    const retryRead = retryBusy("read", budget)
+    const retryAppend = retryBusy("append", budget)
+
+    const fetch = <A>(
+      text: string,
+      params: ReadonlyArray<unknown>,
+      map: (rows: ReadonlyArray<Row>) => Chunk.Chunk<A>
+    ): Effect.Effect<Chunk.Chunk<A>, StoreUnavailable> =>
+      sql.unsafe(text, params).values.pipe(
+        Effect.mapError(classify("read")),
+        retryRead,
+        Effect.flatMap((rows) => Effect.as(Metric.incrementBy(rowsFetched, rows.length), map(rows)))
+      )
+
+    /** Keyset pages: `next` computes the cursor after a full page from its last row. */
+    const pages = (
+      start: number,
+      pageSize: number,
+      fetchPage: (cursor: number) => Effect.Effect<Chunk.Chunk<StoredEvent>, StoreUnavailable>,
+      next: (last: StoredEvent) => number
+    ): Stream.Stream<StoredEvent, StoreUnavailable> =>
+      Stream.paginateChunkEffect(start, (cursor) =>
+        Effect.map(fetchPage(cursor), (chunk) => {
+          const last = Chunk.last(chunk)
+          return [
+            chunk,
+            Chunk.size(chunk) < pageSize || Option.isNone(last) ? Option.none() : Option.some(next(last.value))
+          ] as const
+        }))
+
+    const read: EventStore.Service["read"] = (streamId, options) =>
+      Either.match(resolveRead(options), {
+        onLeft: (error) => Stream.fail(error),
+        onRight: ({ direction, from, pageSize }) => {
+          const map = (rows: ReadonlyArray<Row>) => toStreamEvents(streamId, rows)
+          if (direction === "forward") {
+            return pages(
+              from ?? 1,
+              pageSize,
+              (cursor) => fetch(readForwardSql, [streamId, cursor, pageSize], map),
+              (last) => last.version + 1
+            )
+          }
+          const start = from ?? Number.MAX_SAFE_INTEGER
+          return pages(
+            start,
+            pageSize,
+            (cursor) => cursor < 1 ? Effect.succeed(Chunk.empty()) : fetch(readBackwardSql, [streamId, cursor, pageSize], map),
+            (last) => last.version - 1
+          )
+        }
+      })
+
+    const readAll: EventStore.Service["readAll"] = (options) =>
+      Either.match(resolveReadAll(options), {
+        onLeft: (error) => Stream.fail(error),
+        onRight: ({ fromPosition, pageSize }) =>
+          pages(
+            fromPosition,
+            pageSize,
+            (cursor) => fetch(readAllSql, [cursor, pageSize], toLogEvents),
+            (last) => last.position + 1
+          )
+      })
+
+    const head = (streamId: StreamId) =>
+      Effect.map(sql.unsafe(headSql, [streamId]).values, (rows) => (rows[0]?.[0] as number | null | undefined) ?? 0)
+
+    /** After a `(stream_id, version)` collision: re-read the heads (still under the lock) and name the stream. */
+    const conflictAfterCollision = (writes: ReadonlyArray<StreamWrite>) =>
+      Effect.flatMap(
+        Effect.forEach(writes, (write) => Effect.map(head(write.streamId), (current) => [write, current] as const)),
+        (heads) => {
+          const stale = heads.find(([write, current]) => !ExpectedVersion.matches(write.expected, current)) ??
+            heads.find(([write]) => write.events.length > 0) ?? heads[0]!
+          return Effect.fail(new WrongExpectedVersion({ streamId: stale[0].streamId, expected: stale[0].expected, actual: stale[1] }))
+        }
+      )
+
+    const insertAll = (writes: ReadonlyArray<StreamWrite>, heads: ReadonlyArray<number>, recordedAt: number) =>
+      Effect.suspend(() => {
+        const statements: Array<readonly [string, Array<unknown>, number]> = []
+        let params: Array<unknown> = []
+        let rows = 0
+        for (let w = 0; w < writes.length; w++) {
+          const write = writes[w]!
+          let version = heads[w]!
+          for (const event of write.events) {
+            version++
+            params.push(write.streamId, version, event.eventId, event.type, event.data, event.metadata, recordedAt)
+            rows++
+            if (rows === insertChunk) {
+              statements.push([insertSql(rows), params, rows])
+              params = []
+              rows = 0
+            }
+          }
+        }
+        if (rows > 0) statements.push([insertSql(rows), params, rows])
+        return Effect.map(
+          Effect.forEach(statements, ([text, values, count]) =>
+            Effect.map(sql.unsafe(text, values).raw, (result) => {
+              const last = Number((result as RunResult).lastInsertRowid)
+              const positions = new Array<number>(count)
+              for (let i = 0; i < count; i++) positions[i] = last - count + 1 + i
+              return positions
+            })),
+          (chunks) => chunks.flat()
+        )
+      })
+
+    const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: number) =>
+      sql.withTransaction(Effect.gen(function*() {
+        yield* sql.unsafe(takeWriteLockSql).raw
+        const heads: Array<number> = []
+        for (const write of writes) {
+          const current = yield* head(write.streamId)
+          if (!ExpectedVersion.matches(write.expected, current)) {
+            return yield* new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current })
+          }
+          heads.push(current)
+        }
+        const positions = yield* insertAll(writes, heads, recordedAt).pipe(
+          Effect.catchTag(
+            "SqlError",
+            (error): Effect.Effect<never, WrongExpectedVersion | SqlError | Busy | StoreUnavailable | EventIdTaken> => {
+              const classified = classifyInsert(error)
+              return classified._tag === "VersionTaken" ? conflictAfterCollision(writes) : Effect.fail(classified)
+            }
+          )
+        )
+        const streams: Array<StreamAppendResult> = writes.map((write, i) => ({
+          streamId: write.streamId,
+          version: heads[i]! + write.events.length
+        }))
+        return { streams, positions } satisfies AppendResult
+      })).pipe(
+        Effect.catchTag("SqlError", (error) => Effect.fail(classify("append")(error)))
+      )
+
+    /** Which of the append's ids is already stored (looked up after the rollback). */
+    const duplicateOf = (writes: ReadonlyArray<StreamWrite>, cause: SqlError) =>
+      Effect.gen(function*() {
+        for (const write of writes) {
+          for (let i = 0; i < write.events.length; i += insertChunk) {
+            const ids = write.events.slice(i, i + insertChunk).map((event) => event.eventId)
+            const found = yield* sql.unsafe(
+              `SELECT event_id FROM ${eventsTable} WHERE event_id IN (${ids.map(() => "?").join(", ")}) LIMIT 1`,
+              ids
+            ).values
+            const eventId = found[0]?.[0]
+            if (typeof eventId === "string") return new DuplicateEventId({ eventId, streamId: write.streamId })
+          }
+        }
+        return new StoreUnavailable({ operation: "append", cause })
+      }).pipe(Effect.catchAll((error) => Effect.succeed(new StoreUnavailable({ operation: "append", cause: error }))))
+
+    const append: EventStore.Service["append"] = (input) =>
+      Effect.suspend((): Effect.Effect<AppendResult, AppendError> => {
+        const checked = checkWrites(input)
+        if (Either.isLeft(checked)) return Effect.fail(checked.left)
+        const writes = checked.right
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          attempt(writes, now).pipe(
+            retryAppend,
+            Effect.catchTag("EventIdTaken", (error) => Effect.flatMap(duplicateOf(writes, error.cause), Effect.fail))
+          ))
+      })
+
+    return EventStore.of({ read, readAll, append })
+  })
+
+/**
+ * The migrations of the eventfold schema, for `@effect/sql`'s Migrator (they
+ * ship in code; nothing is read from disk).
+ *
+ * @since 0.1.0
+ */
+export const migrations: SqliteMigrator.Loader = SqliteMigrator.fromRecord(migrationRecord)
+
+/**
+ * Runs the pending migrations on the `SqlClient` in context, recording them in
+ * the `eventfold_migrations` table. Returns the `[id, name]` of those it ran.
+ * Safe to run from several connections at once: one applies them, the others
+ * wait for the lock and find nothing left to do.
+ *
+ * @since 0.1.0
+ */
+export const migrate = (
+  options?: MakeOptions
+): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StoreUnavailable, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    // The Migrator reads, then writes, in a deferred transaction, and treats a
+    // failed write as "another process is migrating" without waiting for it. So
+    // the write lock is taken first, on the Migrator's own table (same DDL as the
+    // Migrator's), and the Migrator runs inside that transaction.
+    sql.unsafe(createMigrationsTableSql).raw.pipe(
+      Effect.zipRight(sql.withTransaction(
+        Effect.zipRight(
+          sql.unsafe(lockMigrationsSql).raw,
+          SqliteMigrator.make({})({ loader: migrations, table: migrationsTable })
+        )
+      ))
+    )).pipe(
+      Effect.mapError((error) =>
+        error._tag === "SqlError"
+          ? classify("migrate")(error)
+          : new StoreUnavailable({ operation: "migrate", cause: error })
+      ),
+      retryBusy("migrate", Duration.decode(options?.busyTimeout ?? defaultBusyTimeout))
+    )
+
+const createMigrationsTableSql = `CREATE TABLE IF NOT EXISTS ${migrationsTable} (
+  migration_id integer PRIMARY KEY NOT NULL,
+  created_at datetime NOT NULL DEFAULT current_timestamp,
+  name VARCHAR(255) NOT NULL
+)`
+const lockMigrationsSql = `UPDATE ${migrationsTable} SET migration_id = migration_id WHERE 0`
+
+/**
+ * A SQLite client for the store: `@effect/sql-sqlite-node`'s client on `filename`
+ * in WAL mode, with `PRAGMA busy_timeout = 0` so that a locked database is waited
+ * for by the store's asynchronous retries, not by SQLite blocking the thread.
+ * Provides both `SqliteClient` and `SqlClient`, for your own tables too.
+ *
+ * @since 0.1.0
+ */
+export const layerClient = (
+  options: { readonly filename: string }
+): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StoreUnavailable> =>
+  SqliteClient.layer({ filename: options.filename }).pipe(
+    Layer.tap((context) =>
+      Effect.flatMap(
+        Effect.provide(SqlClient.SqlClient, context),
+        (sql) => sql.unsafe("PRAGMA busy_timeout = 0").raw
+      )
+    ),
+    Layer.catchAll((error) =>
+      Layer.fail(new StoreUnavailable({ operation: "open", cause: error }))
+    )
+  )
+
+/**
+ * The store over the `SqlClient` in context, migrating the schema first unless
+ * `runMigrations` is `false`.
+ *
+ * @since 0.1.0
+ */
+export const layerStore = (
+  options?: StoreOptions
+): Layer.Layer<EventStore, StoreUnavailable, SqlClient.SqlClient> =>
+  Layer.effect(
+    EventStore,
+    Effect.zipRight(options?.runMigrations === false ? Effect.void : migrate(options), make(options))
+  )
+
+/**
+ * The store on a database file: client ({@link layerClient}), migrations and store
+ * in one layer.
+ *
+ * @example
+ * ```ts
+ * const Store = SqliteEventStore.layer({ filename: "./data/events.db" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<EventStore, StoreUnavailable> =>
+  layerStore(options).pipe(Layer.provide(layerClient(options)))
+
+/**
+ * {@link layer} with its options read from `Config`. By default the file name is
+ * `EVENTFOLD_SQLITE_FILE`.
+ *
+ * @example
+ * ```ts
+ * SqliteEventStore.layerConfig({ filename: Config.string("EVENTS_DB"), runMigrations: Config.succeed(false) })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options> = { filename: Config.string("EVENTFOLD_SQLITE_FILE") }
+): Layer.Layer<EventStore, ConfigError | StoreUnavailable> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
