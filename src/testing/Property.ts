@@ -1,0 +1,154 @@
+/**
+ * Model-based property tests for deciders: generate command sequences, run each
+ * command through the `Executor` on a store, and after every step compare the
+ * state folded from the store with what a plain, obviously-correct model says.
+ *
+ * Use it with `@effect/vitest`'s `it.effect.prop`. fast-check prints the seed and
+ * path of a failing case; pass them back as `{ fastCheck: { seed, path } }` to
+ * replay that exact case. Retries sleep on the Effect clock, which
+ * {@link checkModel} moves forward itself under `TestClock`, so no real time passes.
+ *
+ * @example
+ * ```ts
+ * it.effect.prop("the account matches a plain balance model", [Property.commands(accountCommand)], ([commands]) =>
+ *   Property.checkModel(account, balanceModel, commands).pipe(Effect.provide(Executor.layer), Effect.provide(MemoryEventStore.layer)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Data, Effect, Either, FastCheck as fc, Fiber, Option, TestClock } from "effect"
+import { inspect } from "node:util"
+import type { Decider } from "../Decider.ts"
+import type { EventStore } from "../EventStore.ts"
+import * as Executor from "../Executor.ts"
+import * as Pipeline from "../Pipeline.ts"
+import * as StoreError from "../StoreError.ts"
+import { equivalent, stateOf } from "./Scenario.ts"
+
+type Tagged = { readonly _tag: string }
+
+/**
+ * A reference model of a decider: plain data and functions, written to be
+ * obviously right rather than fast.
+ *
+ * @since 0.1.0
+ */
+export interface Model<C, S, M> {
+  /** The model before any command. */
+  readonly initial: M
+  /** The model after a command (unchanged when the command must be rejected). */
+  readonly apply: (model: M, command: C) => M
+  /** The state the decider must fold from the command's streams, per the model. */
+  readonly stateOf: (model: M, command: C) => S
+}
+
+/**
+ * After some step, the store's folded state differed from the model's.
+ *
+ * @since 0.1.0
+ */
+export class ModelMismatch extends Data.TaggedError("ModelMismatch")<{
+  /** 0-based index of the command after which the states differed. */
+  readonly step: number
+  readonly command: unknown
+  readonly expected: unknown
+  readonly actual: unknown
+  /** The commands run up to and including the failing one. */
+  readonly commands: ReadonlyArray<unknown>
+}> {
+  override get message(): string {
+    const show = (u: unknown) => inspect(u, { depth: 6, breakLength: Infinity, compact: true })
+    return [
+      `State differs from the model after step ${this.step}`,
+      `  Command:  ${show(this.command)}`,
+      `  Expected: ${show(this.expected)}`,
+      `  Actual:   ${show(this.actual)}`,
+      `  Commands: ${show(this.commands)}`
+    ].join("\n")
+  }
+}
+
+/**
+ * Command sequences from a command arbitrary.
+ *
+ * @since 0.1.0
+ */
+export const commands = <C>(
+  command: fc.Arbitrary<C>,
+  options: { readonly minLength?: number; readonly maxLength?: number } = {}
+): fc.Arbitrary<ReadonlyArray<C>> =>
+  fc.array(command, { minLength: options.minLength ?? 1, maxLength: options.maxLength ?? 30 })
+
+/**
+ * Runs an effect while moving `TestClock` forward, so that sleeps inside it
+ * (retry backoff, injected delays) finish at once. Only under `TestClock`
+ * (`it.effect`).
+ *
+ * @since 0.1.0
+ */
+export const withTestClock = <A, E, R>(self: Effect.Effect<A, E, R>, step: `${number} millis` | `${number} seconds` = "1 seconds") =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(self)
+    for (;;) {
+      const exit = yield* Fiber.poll(fiber)
+      if (Option.isSome(exit)) return yield* exit.value
+      yield* TestClock.adjust(step)
+      yield* Effect.yieldNow()
+    }
+  })
+
+/**
+ * Options of {@link checkModel}.
+ *
+ * @since 0.1.0
+ */
+export interface CheckOptions<S> {
+  /** How states are compared (default: `Scenario.equivalent`, structural). */
+  readonly equals?: (expected: S, actual: S) => boolean
+  /** `"test"` (default) moves `TestClock` for sleeps; `"live"` lets real time pass. */
+  readonly clock?: "test" | "live"
+}
+
+/**
+ * Runs `commands` one by one through the `Executor` in context and, after each,
+ * checks that folding the command's streams gives the model's state. Domain
+ * rejections are expected outcomes (the model decides what they leave); any other
+ * failure fails the check.
+ *
+ * @since 0.1.0
+ */
+export const checkModel = <C, S, E extends Tagged, Err, M>(
+  decider: Decider<C, S, E, Err>,
+  model: Model<C, S, M>,
+  commandList: ReadonlyArray<C>,
+  options: CheckOptions<S> = {}
+): Effect.Effect<M, ModelMismatch | Executor.ExecuteError, Executor.Executor | EventStore> =>
+  Effect.gen(function*() {
+    const equals = options.equals ?? equivalent
+    const run = <A, E2, R>(self: Effect.Effect<A, E2, R>) => options.clock === "live" ? self : withTestClock(self)
+    let current = model.initial
+    for (const [step, command] of commandList.entries()) {
+      const outcome = yield* run(Effect.either(Executor.execute(decider, command)))
+      if (Either.isLeft(outcome) && isExecuteError(outcome.left)) return yield* Effect.fail(outcome.left)
+      current = model.apply(current, command)
+      const expected = model.stateOf(current, command)
+      const actual = yield* Effect.orDie(stateOf(decider, command))
+      if (!equals(expected, actual)) {
+        return yield* new ModelMismatch({ step, command, expected, actual, commands: commandList.slice(0, step + 1) })
+      }
+    }
+    return current
+  })
+
+const executeErrorClasses = [
+  StoreError.StoreUnavailable,
+  StoreError.InvalidArgument,
+  StoreError.EventDecodeError,
+  StoreError.EventEncodeError,
+  StoreError.DuplicateEventId,
+  Pipeline.InvalidDecision,
+  Executor.RetriesExhausted
+]
+
+const isExecuteError = (error: unknown): error is Executor.ExecuteError =>
+  executeErrorClasses.some((errorClass) => error instanceof errorClass)

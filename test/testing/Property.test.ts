@@ -1,0 +1,66 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, FastCheck as fc, Layer, Schedule } from "effect"
+import { Executor } from "eventfold"
+import { MemoryEventStore } from "eventfold/memory"
+import { ChaosEventStore, Property } from "eventfold/testing"
+import { account, command, model, sloppyAccount } from "./fixtures/Account.ts"
+
+const onMemory = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
+
+/** Many retries: with 30% injected conflicts, five attempts would sometimes run out. */
+const patient = Executor.layerWith({
+  retry: Schedule.exponential("10 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(30)))
+})
+
+describe("Property", () => {
+  it.effect.prop(
+    "the account decider run by the executor matches the plain model after every step",
+    [Property.commands(command, { maxLength: 25 })],
+    ([commands]) => Effect.asVoid(Property.checkModel(account, model, commands).pipe(Effect.provide(onMemory))),
+    { fastCheck: { numRuns: 40 } }
+  )
+
+  it.effect.prop(
+    "with retries the executor survives a store that conflicts on 30% of appends and still matches the model",
+    [Property.commands(command, { maxLength: 20 }), fc.integer()],
+    ([commands, seed]) =>
+      Effect.asVoid(Property.checkModel(account, model, commands)).pipe(
+        Effect.provide(
+          patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer))
+        )
+      ),
+    { fastCheck: { numRuns: 25 } }
+  )
+
+  it.effect("chaos really injected conflicts and the executor retried through them", () =>
+    Effect.gen(function*() {
+      const commands = fc.sample(Property.commands(command, { minLength: 30, maxLength: 30 }), { seed: 1, numRuns: 1 })[0]!
+      yield* Property.checkModel(account, model, commands)
+      const conflicts = (yield* ChaosEventStore.faults).filter((f) => f._tag === "Conflict").length
+      expect(conflicts).toBeGreaterThan(3)
+    }).pipe(
+      Effect.provide(
+        patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 5, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer))
+      )
+    ))
+
+  it("a deliberately wrong decider is caught; the report gives the seed and path, and they replay the same case", async () => {
+    const property = fc.asyncProperty(Property.commands(command, { maxLength: 25 }), (commands) =>
+      Effect.runPromise(
+        Effect.scoped(Effect.asVoid(Property.checkModel(sloppyAccount, model, commands, { clock: "live" }).pipe(Effect.provide(onMemory))))
+      ))
+    const details = await fc.check(property, { seed: 20261122, numRuns: 200 })
+    expect(details.failed).toBe(true)
+    const counterexample = details.counterexample![0]
+    expect(counterexample.some((c) => c._tag === "Withdraw")).toBe(true)
+    expect(String(details.errorInstance)).toContain("State differs from the model")
+
+    const replay = await fc.check(property, { seed: details.seed, path: details.counterexamplePath!, numRuns: 1 })
+    expect(replay.failed).toBe(true)
+    expect(replay.counterexample).toEqual(details.counterexample)
+
+    const assertion = await fc.assert(property, { seed: 20261122, numRuns: 200 }).then(() => "passed", (error: Error) => error.message)
+    expect(assertion).toContain(`seed: ${details.seed}`)
+    expect(assertion).toContain(`path: "${details.counterexamplePath}"`)
+  })
+})
