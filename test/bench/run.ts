@@ -1,0 +1,132 @@
+/**
+ * `npm run bench`: eventfold against the raw drivers, same work, same data, same
+ * run, on SQLite (file) and PostgreSQL (the test harness's embedded server, or
+ * `EVENTFOLD_TEST_PG_URL`), plus the memory case (peak RSS of folding a small and
+ * a large stream through the Executor, each in its own process).
+ *
+ * Progress goes to stderr, the table to stdout, everything to bench-results.json
+ * at the repository root. Exits non-zero if any case fails.
+ *
+ * Sizes: `BENCH_EVENTS` (default 100000) scales every case down for a quick run
+ * (`BENCH_EVENTS=10000 npm run bench`); `BENCH_REPEATS` (default 3) runs of each
+ * side are made and the best kept; `BENCH_ONLY=sqlite,postgres,memory` picks parts.
+ * See harness.ts for the other knobs.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, tmpdir, totalmem } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { CaseResult } from "./harness.ts"
+import { formatRate, progress, sizesFromEnv, table } from "./harness.ts"
+import type { MemoryResult } from "./memory.ts"
+import { runMemory } from "./memory.ts"
+import { runPostgres } from "./postgres.ts"
+import { runSqlite } from "./sqlite.ts"
+
+const root = fileURLToPath(new URL("../..", import.meta.url))
+const sizes = sizesFromEnv()
+const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,postgres,memory").split(",").map((s) => s.trim()))
+const dir = mkdtempSync(join(tmpdir(), "eventfold-bench-"))
+
+const started = Date.now()
+const cases: Array<CaseResult> = []
+let memory: MemoryResult | undefined
+const failures: Array<string> = []
+
+const part = async (name: string, f: () => Promise<void>): Promise<void> => {
+  if (!only.has(name)) return
+  try {
+    await f()
+  } catch (error) {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error)
+    progress(`${name} FAILED: ${message}`)
+    failures.push(`${name}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+progress(`sizes: ${JSON.stringify(sizes)}; temp dir ${dir}`)
+try {
+  await part("sqlite", async () => {
+    cases.push(...(await runSqlite(dir, sizes)))
+  })
+  await part("postgres", async () => {
+    cases.push(...(await runPostgres(sizes)))
+  })
+  await part("memory", async () => {
+    memory = await runMemory(dir, sizes)
+  })
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
+
+const seconds = (Date.now() - started) / 1000
+const rows = cases.map((c) => [
+  `(${caseNumber(c.id)}) ${c.title}`,
+  c.backend,
+  c.unit === "events" ? "events/s" : "commands/s",
+  formatRate(c.eventfold),
+  formatRate(c.baseline),
+  c.ratio === null ? (c.note ?? "not measured") : c.ratio.toFixed(2) + extraText(c)
+])
+
+function caseNumber(id: string): number {
+  return ["read", "readAll", "appendBatch", "appendSingle", "executorDistinct", "executorContended"].indexOf(id) + 1
+}
+
+function extraText(c: CaseResult): string {
+  if (c.extra === undefined || c.extra["eventfoldRetriesPerCommand"] === undefined) return ""
+  const failed = c.extra["eventfoldFailed"] ?? 0
+  return `  (retries/command: eventfold ${c.extra["eventfoldRetriesPerCommand"].toFixed(2)}, baseline ${
+    (c.extra["baselineRetriesPerCommand"] ?? 0).toFixed(2)
+  }${failed > 0 ? `; ${failed} gave up` : ""})`
+}
+
+console.log()
+console.log(table(["case", "backend", "unit", "eventfold", "baseline", "ratio"], rows))
+if (memory !== undefined) {
+  console.log()
+  const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+  console.log(
+    table(
+      ["memory: fold one stream through the Executor (SQLite)", "events", "peak RSS", "sampled peak", "time"],
+      memory.runs.map((r) => [
+        `${r.events} events`,
+        String(r.events),
+        mb(r.maxRss),
+        mb(r.sampledPeakRss),
+        `${(r.ms / 1000).toFixed(2)} s`
+      ])
+    )
+  )
+  console.log(
+    `peak RSS ratio large/small: ${memory.ratio.toFixed(2)} (${memory.bytesPerEvent.toFixed(1)} bytes of RSS per extra event)`
+  )
+}
+console.log()
+console.log(`total ${seconds.toFixed(0)} s on ${cpus().length} cores`)
+
+writeFileSync(
+  join(root, "bench-results.json"),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      totalMemory: totalmem(),
+      sizes,
+      seconds,
+      cases,
+      memory: memory ?? null,
+      failures
+    },
+    null,
+    2
+  ) + "\n"
+)
+progress(`wrote bench-results.json`)
+
+if (failures.length > 0) {
+  console.error(`\n${failures.length} part(s) failed:\n${failures.join("\n")}`)
+  process.exitCode = 1
+}
