@@ -1,0 +1,55 @@
+/**
+ * Runs the bank: `npm start`.
+ *
+ * - The store is SQLite in `.data/bank.sqlite` (created on first run), or
+ *   PostgreSQL when `DATABASE_URL` is set. Nothing else changes: the store is a
+ *   layer swap.
+ * - The port is `PORT` (default 3000). Swagger UI is at `/docs`, the OpenAPI
+ *   document at `/openapi.json`.
+ */
+import { FileSystem, HttpServer } from "@effect/platform"
+import { NodeContext, NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { Config, Effect, Layer } from "effect"
+import { SqliteEventStore } from "eventfold/sqlite"
+import { createServer } from "node:http"
+import * as Server from "./Server.ts"
+
+const dataDirectory = ".data"
+const sqliteFile = `${dataDirectory}/bank.sqlite`
+
+/** SQLite in `.data/`, creating the directory on first run. */
+const sqliteStore = Layer.unwrapEffect(
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.makeDirectory(dataDirectory, { recursive: true })
+    yield* Effect.logInfo(`Event store: SQLite at ${sqliteFile}`)
+    return SqliteEventStore.layer({ filename: sqliteFile })
+  })
+).pipe(Layer.provide(NodeContext.layer))
+
+/** The event store. */
+const StoreLive = sqliteStore
+
+/** A Node HTTP server on `PORT` (default 3000). */
+const HttpServerLive = Layer.unwrapEffect(
+  Effect.map(
+    Config.port("PORT").pipe(Config.withDefault(3000)),
+    (port) => NodeHttpServer.layer(createServer, { port })
+  )
+)
+
+/** Prints where the server listens, once it does. */
+const announce = Layer.effectDiscard(
+  Effect.gen(function*() {
+    const server = yield* HttpServer.HttpServer
+    const url = server.address._tag === "TcpAddress" ? `http://localhost:${server.address.port}` : "unix socket"
+    yield* Effect.logInfo(`Bank API listening on ${url} (Swagger UI: ${url}/docs, OpenAPI: ${url}/openapi.json)`)
+  })
+)
+
+Layer.mergeAll(Server.layer, announce).pipe(
+  Layer.provide(StoreLive),
+  Layer.provide(HttpServerLive),
+  Layer.launch,
+  NodeRuntime.runMain
+)
