@@ -1,0 +1,454 @@
+/**
+ * An `EventStore` over PostgreSQL (`@effect/sql-pg`), for applications that run
+ * many instances against one database.
+ *
+ * - One table, `eventfold_events`, created by numbered migrations shipped in the
+ *   package and run by `@effect/sql`'s Migrator (the layers run them unless
+ *   `runMigrations: false`). `data` and `metadata` are `jsonb`: an event whose
+ *   data or metadata is not valid JSON is rejected with `InvalidArgument`.
+ * - Reads are lazy keyset pages (`version >= next ORDER BY version LIMIT n`, and by
+ *   `position` for `readAll`): one short query per page, fetched only when the
+ *   consumer pulls; no connection is held between pages, so a consumer that stops
+ *   early holds nothing. See adr/0003-postgres-reads.md.
+ * - An append is one transaction: it takes the store's append lock (a transaction
+ *   advisory lock), checks every expected version, inserts every event with one
+ *   `INSERT ... SELECT FROM unnest(...)` and commits. Holding the lock from the
+ *   moment positions are drawn until commit makes positions become visible in
+ *   order, so `readAll` never passes an event whose transaction commits late.
+ *   See adr/0004-global-order.md.
+ * - Constraint violations and serialization failures surface as
+ *   `WrongExpectedVersion` / `DuplicateEventId`, never as a raw `SqlError`; lost
+ *   connections and timeouts as `StoreUnavailable`.
+ * - An append run inside `sql.withTransaction` of the same client joins that
+ *   transaction: your own writes and the events commit together (the append lock
+ *   is then held until your transaction ends).
+ *
+ * @example
+ * ```ts
+ * import { PgEventStore } from "eventfold/postgres"
+ *
+ * program.pipe(Effect.provide(PgEventStore.layer({ url: Redacted.make("postgres://localhost/app") })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { PgClient, PgMigrator } from "@effect/sql-pg"
+import type { ConfigError } from "effect/ConfigError"
+import { Chunk, Clock, Config, Data, Duration, Effect, Either, Layer, Metric, Option, Schedule, Stream } from "effect"
+import type { EventId, StoredEvent } from "../Event.ts"
+import { EventStore, rowsFetched } from "../EventStore.ts"
+import type { AppendResult, StreamAppendResult, StreamWrite } from "../EventStore.ts"
+import * as ExpectedVersion from "../ExpectedVersion.ts"
+import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../StoreError.ts"
+import type { AppendError } from "../StoreError.ts"
+import type { StreamId } from "../StreamId.ts"
+import { checkWrites, eventCount, resolveRead, resolveReadAll } from "../internal/validate.ts"
+import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
+
+/**
+ * Options of {@link layerStore}.
+ *
+ * @since 0.1.0
+ */
+export interface StoreOptions {
+  /** Run the schema migrations when the layer is built. Default `true`. */
+  readonly runMigrations?: boolean | undefined
+}
+
+/**
+ * Options of {@link layer}: the `@effect/sql-pg` client configuration (URL or
+ * host, pool size, ...) and the store's own options.
+ *
+ * @since 0.1.0
+ */
+export interface Options extends PgClient.PgClientConfig, StoreOptions {}
+
+// ---------------------------------------------------------------------------
+// Errors of the driver, classified
+
+/** The insert hit `UNIQUE (stream_id, version)`: a writer got there first. */
+class VersionTaken extends Data.TaggedError("VersionTaken")<{ readonly cause: SqlError }> {}
+
+/** The insert hit `UNIQUE (event_id)`. */
+class EventIdTaken extends Data.TaggedError("EventIdTaken")<{ readonly cause: SqlError }> {}
+
+/** Serialization failure or deadlock: the transaction may succeed if run again. */
+class Retryable extends Data.TaggedError("Retryable")<{ readonly cause: SqlError }> {}
+
+interface DriverError {
+  readonly code: string
+  readonly constraint: string
+  readonly detail: string
+  readonly message: string
+}
+
+const driverError = (error: SqlError): DriverError => {
+  const cause = error.cause
+  const field = (name: string): string => {
+    if (typeof cause === "object" && cause !== null && name in cause) {
+      const value = (cause as Record<string, unknown>)[name]
+      if (typeof value === "string") return value
+    }
+    return ""
+  }
+  return { code: field("code"), constraint: field("constraint"), detail: field("detail"), message: field("message") }
+}
+
+/**
+ * Classifies an append's driver error. SQLSTATE class 22 (data exception: text
+ * that is not JSON, an id that is not a UUID, a NUL character) is the caller's
+ * input; 23505 names the constraint; 40001 / 40P01 are worth retrying; anything
+ * else means the store is unavailable.
+ */
+const classifyAppend = (error: SqlError): VersionTaken | EventIdTaken | Retryable | InvalidArgument | StoreUnavailable => {
+  const { code, constraint, message } = driverError(error)
+  if (code === "23505") {
+    if (constraint === `${eventsTable}_event_id`) return new EventIdTaken({ cause: error })
+    if (constraint === `${eventsTable}_stream_version`) return new VersionTaken({ cause: error })
+  }
+  if (code === "40001" || code === "40P01") return new Retryable({ cause: error })
+  if (code.startsWith("22")) return new InvalidArgument({ operation: "append", reason: `rejected by PostgreSQL: ${message}` })
+  return new StoreUnavailable({ operation: "append", cause: error })
+}
+
+const unavailable = (operation: string) => (error: unknown) => new StoreUnavailable({ operation, cause: error })
+
+// ---------------------------------------------------------------------------
+// SQL text, built once
+
+/** `recorded_at` as epoch milliseconds (a float8 the driver parses as a number). */
+const recordedAtMs = "floor(extract(epoch FROM recorded_at) * 1000)::float8"
+const streamColumns = `position, version, event_id, type, data::text, metadata::text, ${recordedAtMs}`
+const readForwardSql =
+  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`
+const readBackwardSql =
+  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3`
+const readAllSql =
+  `SELECT position, stream_id, version, event_id, type, data::text, metadata::text, ${recordedAtMs} FROM ${eventsTable} WHERE position >= $1 ORDER BY position LIMIT $2`
+
+/**
+ * Each stream's last version (0 when it has none), in the order given. The
+ * correlated `max` is answered from the `(stream_id, version)` index by one
+ * backward probe, however long the stream.
+ */
+const headsSql = `SELECT coalesce((SELECT max(e.version) FROM ${eventsTable} e WHERE e.stream_id = w.stream_id), 0)
+FROM unnest($1::text[]) WITH ORDINALITY AS w(stream_id, ord) ORDER BY w.ord`
+
+/**
+ * The append lock: a transaction-scoped advisory lock keyed by eventfold's class
+ * id and the events table's oid (so stores in different schemas do not share it).
+ * Released by commit or rollback, after the transaction's rows are visible.
+ */
+const appendLockClass = 0x65766674 // "evft"
+const appendLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, '${eventsTable}'::regclass::oid::int4)`
+
+/** The same lock for migrations, keyed by class id and 0 (the table may not exist yet). */
+const migrateLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, 0)`
+
+/** Every event of an append in one statement: 7 parameters, whatever the number of rows. */
+const insertSql = `INSERT INTO ${eventsTable} (stream_id, version, event_id, type, data, metadata, recorded_at)
+SELECT r.stream_id, r.version, r.event_id, r.type, r.data, r.metadata, $7::timestamptz
+FROM unnest($1::text[], $2::int4[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])
+  AS r(stream_id, version, event_id, type, data, metadata)
+RETURNING position`
+
+type Row = ReadonlyArray<unknown>
+
+const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
+  const out = new Array<StoredEvent>(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    out[i] = {
+      streamId,
+      version: row[1] as number,
+      position: Number(row[0]),
+      eventId: row[2] as EventId,
+      type: row[3] as string,
+      data: row[4] as string,
+      metadata: row[5] as string,
+      recordedAt: new Date(row[6] as number)
+    }
+  }
+  return Chunk.unsafeFromArray(out)
+}
+
+const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
+  const out = new Array<StoredEvent>(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!
+    out[i] = {
+      streamId: row[1] as StreamId,
+      version: row[2] as number,
+      position: Number(row[0]),
+      eventId: row[3] as EventId,
+      type: row[4] as string,
+      data: row[5] as string,
+      metadata: row[6] as string,
+      recordedAt: new Date(row[7] as number)
+    }
+  }
+  return Chunk.unsafeFromArray(out)
+}
+
+/** Serialization failures and deadlocks are retried this many times, 5 ms apart (jittered). */
+const retrySchedule = Schedule.spaced(Duration.millis(5)).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
+
+const uuidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i
+
+// ---------------------------------------------------------------------------
+// Constructors
+
+/**
+ * Builds the store over the `SqlClient` in context, which must be a PostgreSQL
+ * client (`PgClient`) whose schema is migrated ({@link migrate}). Bring your own
+ * client this way to share its pool with your own tables.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> = Effect.map(
+  SqlClient.SqlClient,
+  (sql) => {
+    const fetch = <A>(
+      text: string,
+      params: ReadonlyArray<unknown>,
+      map: (rows: ReadonlyArray<Row>) => Chunk.Chunk<A>
+    ): Effect.Effect<Chunk.Chunk<A>, StoreUnavailable> =>
+      sql.unsafe(text, params).values.pipe(
+        Effect.mapError(unavailable("read")),
+        Effect.flatMap((rows) => Effect.as(Metric.incrementBy(rowsFetched, rows.length), map(rows)))
+      )
+
+    /** Keyset pages: `next` computes the cursor after a full page from its last row. */
+    const pages = (
+      start: number,
+      pageSize: number,
+      fetchPage: (cursor: number) => Effect.Effect<Chunk.Chunk<StoredEvent>, StoreUnavailable>,
+      next: (last: StoredEvent) => number
+    ): Stream.Stream<StoredEvent, StoreUnavailable> =>
+      Stream.paginateChunkEffect(start, (cursor) =>
+        Effect.map(fetchPage(cursor), (chunk) => {
+          const last = Chunk.last(chunk)
+          return [
+            chunk,
+            Chunk.size(chunk) < pageSize || Option.isNone(last) ? Option.none() : Option.some(next(last.value))
+          ] as const
+        }))
+
+    const read: EventStore.Service["read"] = (streamId, options) =>
+      Either.match(resolveRead(options), {
+        onLeft: (error) => Stream.fail(error),
+        onRight: ({ direction, from, pageSize }) => {
+          const map = (rows: ReadonlyArray<Row>) => toStreamEvents(streamId, rows)
+          if (direction === "forward") {
+            return pages(
+              Math.max(from ?? 1, 1),
+              pageSize,
+              (cursor) => fetch(readForwardSql, [streamId, cursor, pageSize], map),
+              (last) => last.version + 1
+            )
+          }
+          // versions are int4: cap the cursor so the parameter always fits
+          return pages(
+            Math.min(from ?? 2147483647, 2147483647),
+            pageSize,
+            (cursor) => cursor < 1 ? Effect.succeed(Chunk.empty()) : fetch(readBackwardSql, [streamId, cursor, pageSize], map),
+            (last) => last.version - 1
+          )
+        }
+      })
+
+    const readAll: EventStore.Service["readAll"] = (options) =>
+      Either.match(resolveReadAll(options), {
+        onLeft: (error) => Stream.fail(error),
+        onRight: ({ fromPosition, pageSize }) =>
+          pages(
+            fromPosition,
+            pageSize,
+            (cursor) => fetch(readAllSql, [cursor, pageSize], toLogEvents),
+            (last) => last.position + 1
+          )
+      })
+
+    const heads = (writes: ReadonlyArray<StreamWrite>): Effect.Effect<Array<number>, SqlError> =>
+      Effect.map(
+        sql.unsafe(headsSql, [writes.map((write) => write.streamId)]).values,
+        (rows) => rows.map((row) => row[0] as number)
+      )
+
+    const insert = (writes: ReadonlyArray<StreamWrite>, current: ReadonlyArray<number>, recordedAt: Date) =>
+      Effect.suspend(() => {
+        const streamIds: Array<string> = []
+        const versions: Array<number> = []
+        const eventIds: Array<string> = []
+        const types: Array<string> = []
+        const data: Array<string> = []
+        const metadata: Array<string> = []
+        for (let w = 0; w < writes.length; w++) {
+          const write = writes[w]!
+          let version = current[w]!
+          for (const event of write.events) {
+            streamIds.push(write.streamId)
+            versions.push(++version)
+            eventIds.push(event.eventId)
+            types.push(event.type)
+            data.push(event.data)
+            metadata.push(event.metadata)
+          }
+        }
+        return Effect.map(
+          sql.unsafe(insertSql, [streamIds, versions, eventIds, types, data, metadata, recordedAt]).values,
+          // one statement under the append lock: positions were drawn in row order
+          (rows) => rows.map((row) => Number(row[0])).sort((a, b) => a - b)
+        )
+      })
+
+    const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const writing = eventCount(writes) > 0
+        // A pure check (no events) needs no lock: it draws no position.
+        if (writing) yield* sql.unsafe(appendLockSql).raw
+        const current = yield* heads(writes)
+        for (let i = 0; i < writes.length; i++) {
+          const write = writes[i]!
+          if (!ExpectedVersion.matches(write.expected, current[i]!)) {
+            return yield* new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current[i]! })
+          }
+        }
+        const positions = writing ? yield* insert(writes, current, recordedAt) : []
+        const streams: Array<StreamAppendResult> = writes.map((write, i) => ({
+          streamId: write.streamId,
+          version: current[i]! + write.events.length
+        }))
+        return { streams, positions } satisfies AppendResult
+      })).pipe(
+        Effect.catchTag("SqlError", (error) => Effect.fail(classifyAppend(error)))
+      )
+
+    /** After a collision that the checks did not foresee: re-read the heads and name the stream. */
+    const conflict = (writes: ReadonlyArray<StreamWrite>) =>
+      Effect.flatMap(heads(writes), (current) => {
+        let index = writes.findIndex((write, i) => !ExpectedVersion.matches(write.expected, current[i]!))
+        if (index < 0) index = Math.max(writes.findIndex((write) => write.events.length > 0), 0)
+        const write = writes[index]!
+        return Effect.fail(new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current[index]! }))
+      }).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(new StoreUnavailable({ operation: "append", cause: error }))))
+
+    /** The event id named by the violation's detail (`Key (event_id)=(...) already exists.`). */
+    const duplicate = (writes: ReadonlyArray<StreamWrite>, cause: SqlError) => {
+      const eventId = uuidPattern.exec(driverError(cause).detail)?.[0]?.toLowerCase() ?? ""
+      const write = writes.find((w) => w.events.some((event) => event.eventId.toLowerCase() === eventId)) ??
+        writes.find((w) => w.events.length > 0) ?? writes[0]!
+      const original = write.events.find((event) => event.eventId.toLowerCase() === eventId)?.eventId ?? eventId
+      return new DuplicateEventId({ eventId: original, streamId: write.streamId })
+    }
+
+    const append: EventStore.Service["append"] = (input) =>
+      Effect.suspend((): Effect.Effect<AppendResult, AppendError> => {
+        const checked = checkWrites(input)
+        if (Either.isLeft(checked)) return Effect.fail(checked.left)
+        const writes = checked.right
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          attempt(writes, new Date(now)).pipe(
+            Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "Retryable" }),
+            Effect.catchTags({
+              VersionTaken: () => conflict(writes),
+              Retryable: () => conflict(writes),
+              EventIdTaken: (error) => Effect.fail(duplicate(writes, error.cause))
+            })
+          ))
+      })
+
+    return EventStore.of({ read, readAll, append })
+  }
+)
+
+/**
+ * The migrations of the eventfold schema, for `@effect/sql`'s Migrator (they
+ * ship in code; nothing is read from disk).
+ *
+ * @since 0.1.0
+ */
+export const migrations: PgMigrator.Loader = PgMigrator.fromRecord(migrationRecord)
+
+const createMigrationsTableSql = `CREATE TABLE IF NOT EXISTS ${migrationsTable} (
+  migration_id integer primary key,
+  created_at timestamp with time zone not null default now(),
+  name text not null
+)`
+
+/**
+ * Runs the pending migrations on the `SqlClient` in context, recording them in
+ * the `eventfold_migrations` table of the first schema on the `search_path`.
+ * Returns the `[id, name]` of those it ran. Safe to run from several instances at
+ * once: they take turns under an advisory lock, and the later ones find nothing
+ * left to do.
+ *
+ * @since 0.1.0
+ */
+export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StoreUnavailable, SqlClient.SqlClient> =
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.withTransaction(
+      sql.unsafe(migrateLockSql).raw.pipe(
+        // The Migrator probes for its table with a query that fails when it is
+        // missing, which would abort this transaction: create it first (same DDL).
+        Effect.zipRight(sql.unsafe(createMigrationsTableSql).raw),
+        Effect.zipRight(PgMigrator.make({})({ loader: migrations, table: migrationsTable }))
+      )
+    )).pipe(Effect.mapError(unavailable("migrate")))
+
+/**
+ * The store over the `SqlClient` in context (a `PgClient`), migrating the schema
+ * first unless `runMigrations` is `false`.
+ *
+ * @example
+ * ```ts
+ * const Store = PgEventStore.layerStore().pipe(Layer.provideMerge(PgClient.layer({ url, maxConnections: 20 })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerStore = (options?: StoreOptions): Layer.Layer<EventStore, StoreUnavailable, SqlClient.SqlClient> =>
+  Layer.effect(EventStore, Effect.zipRight(options?.runMigrations === false ? Effect.void : migrate, make))
+
+/**
+ * The store on its own `@effect/sql-pg` pool: client, migrations and store in one
+ * layer. The pool is closed when the layer is released.
+ *
+ * @example
+ * ```ts
+ * const Store = PgEventStore.layer({ url: Redacted.make("postgres://app@db/app"), maxConnections: 10 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<EventStore, StoreUnavailable> => {
+  const { runMigrations, ...client } = options
+  return layerStore({ runMigrations }).pipe(
+    Layer.provide(PgClient.layer(client)),
+    Layer.catchAll((error) => Layer.fail(error._tag === "SqlError" ? new StoreUnavailable({ operation: "connect", cause: error }) : error))
+  )
+}
+
+/**
+ * {@link layer} with the client configuration read from `Config`. By default the
+ * connection URL is the secret `DATABASE_URL`.
+ *
+ * @example
+ * ```ts
+ * PgEventStore.layerConfig({ url: Config.redacted("EVENTS_DATABASE_URL"), maxConnections: Config.succeed(20) })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<PgClient.PgClientConfig> = { url: Config.redacted("DATABASE_URL") },
+  options?: StoreOptions
+): Layer.Layer<EventStore, ConfigError | StoreUnavailable> =>
+  layerStore(options).pipe(
+    Layer.provide(PgClient.layerConfig(config)),
+    Layer.catchAll((error) =>
+      Layer.fail(error._tag === "SqlError" ? new StoreUnavailable({ operation: "connect", cause: error }) : error)
+    )
+  )
