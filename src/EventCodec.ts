@@ -79,6 +79,18 @@ export interface Options {
 }
 
 const parseJson = Schema.decodeUnknownEither(Schema.parseJson())
+/**
+ * `JSON.parse` on the hot path (a row decodes several times faster than through
+ * `Schema.parseJson`); only text that does not parse goes through the schema,
+ * which builds the same `ParseError` it always did.
+ */
+const parseJsonFast = (text: string): Either.Either<unknown, ParseResult.ParseError> => {
+  try {
+    return Either.right(JSON.parse(text))
+  } catch {
+    return parseJson(text)
+  }
+}
 const parseMetadata = Schema.decodeUnknownEither(Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
 const emptyMetadata: Metadata = Object.freeze({})
 
@@ -102,19 +114,20 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
   const encodeEvent = Schema.encodeEither(schema)
   const upcast = options.upcast
 
+  const fail = (row: StoredEvent, cause: ParseResult.ParseError) =>
+    Either.left(
+      new EventDecodeError({
+        streamId: row.streamId,
+        version: row.version,
+        position: row.position,
+        type: row.type,
+        cause
+      })
+    )
+
   const decode = (row: StoredEvent): Either.Either<RecordedEvent<E>, EventDecodeError> => {
-    const fail = (cause: ParseResult.ParseError) =>
-      Either.left(
-        new EventDecodeError({
-          streamId: row.streamId,
-          version: row.version,
-          position: row.position,
-          type: row.type,
-          cause
-        })
-      )
-    const parsed = parseJson(row.data)
-    if (Either.isLeft(parsed)) return fail(parsed.left)
+    const parsed = parseJsonFast(row.data)
+    if (Either.isLeft(parsed)) return fail(row, parsed.left)
     let type = row.type
     let data = parsed.right
     if (upcast !== undefined) {
@@ -122,14 +135,14 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
       type = upcasted.type
       data = upcasted.data
     }
-    if (!isRecord(data)) return fail(notAnObject(data, type))
+    if (!isRecord(data)) return fail(row, notAnObject(data, type))
     data["_tag"] = type
     const decoded = decodeEvent(data)
-    if (Either.isLeft(decoded)) return fail(decoded.left)
+    if (Either.isLeft(decoded)) return fail(row, decoded.left)
     let metadata = emptyMetadata
     if (row.metadata !== "{}") {
       const parsedMetadata = parseMetadata(row.metadata)
-      if (Either.isLeft(parsedMetadata)) return fail(parsedMetadata.left)
+      if (Either.isLeft(parsedMetadata)) return fail(row, parsedMetadata.left)
       metadata = parsedMetadata.right
     }
     return Either.right({
