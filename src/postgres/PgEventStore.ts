@@ -6,8 +6,8 @@
  *   package and run by `@effect/sql`'s Migrator (the layers run them unless
  *   `runMigrations: false`). `data` and `metadata` are `jsonb`: an event whose
  *   data or metadata is not valid JSON is rejected with `InvalidArgument`.
- * - Reads are lazy keyset pages (`version >= next ORDER BY version LIMIT n`, and by
- *   `position` for `readAll`): one short query per page, fetched only when the
+ * - Reads are lazy keyset pages (the version range `[next, next + n)` of a stream;
+ *   `position >= next ORDER BY position LIMIT n` for `readAll`): one short query per page, fetched only when the
  *   consumer pulls; no connection is held between pages, so a consumer that stops
  *   early holds nothing. See adr/0003-postgres-reads.md.
  * - An append is one transaction: it takes the store's append lock (a transaction
@@ -36,7 +36,7 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import type { ConfigError } from "effect/ConfigError"
-import { Chunk, Clock, Config, Data, Duration, Effect, Either, Layer, Metric, Option, Schedule, Stream } from "effect"
+import { Chunk, Clock, Config, Data, Effect, Either, Layer, Metric, Option, Schedule, Stream } from "effect"
 import type { EventId, StoredEvent } from "../Event.ts"
 import { EventStore, rowsFetched } from "../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../EventStore.ts"
@@ -121,10 +121,23 @@ const unavailable = (operation: string) => (error: unknown) => new StoreUnavaila
 /** `recorded_at` as epoch milliseconds (a float8 the driver parses as a number). */
 const recordedAtMs = "floor(extract(epoch FROM recorded_at) * 1000)::float8"
 const streamColumns = `position, version, event_id, type, data::text, metadata::text, ${recordedAtMs}`
+/**
+ * Stream pages are version ranges, not `LIMIT`s: versions are dense (an append
+ * writes `head + 1 .. head + n`; rows are never deleted), so the range
+ * `[from, from + pageSize)` is exactly one page, and the query touches only that
+ * page's rows whatever plan the planner picks (with stale statistics it may pick
+ * a bitmap scan plus sort, which under `LIMIT` reads the rest of the stream for
+ * every page). A short page is the end of the stream. Parameters are `int8` so
+ * that any `from` a caller passes stays in range.
+ */
 const readForwardSql =
-  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3`
-const readBackwardSql =
-  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC LIMIT $3`
+  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version`
+/** Backward pages start at the stream's head when `from` is beyond it (one index probe). */
+const readBackwardSql = `WITH head AS (
+  SELECT least($2::int8, coalesce(max(version), 0)) AS top FROM ${eventsTable} WHERE stream_id = $1
+)
+SELECT ${streamColumns} FROM ${eventsTable}, head
+WHERE stream_id = $1 AND version <= head.top AND version > head.top - $3::int8 ORDER BY version DESC`
 const readAllSql =
   `SELECT position, stream_id, version, event_id, type, data::text, metadata::text, ${recordedAtMs} FROM ${eventsTable} WHERE position >= $1 ORDER BY position LIMIT $2`
 
@@ -192,8 +205,12 @@ const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
   return Chunk.unsafeFromArray(out)
 }
 
-/** Serialization failures and deadlocks are retried this many times, 5 ms apart (jittered). */
-const retrySchedule = Schedule.spaced(Duration.millis(5)).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5)))
+/**
+ * Serialization failures and deadlocks are retried at once, up to 5 times (no
+ * sleeping, so a `TestClock` never stalls an append); then they surface as
+ * `WrongExpectedVersion`, which the Executor retries with its own backoff.
+ */
+const retrySchedule = Schedule.recurs(5)
 
 const uuidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i
 
@@ -249,9 +266,8 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
               (last) => last.version + 1
             )
           }
-          // versions are int4: cap the cursor so the parameter always fits
           return pages(
-            Math.min(from ?? 2147483647, 2147483647),
+            from ?? Number.MAX_SAFE_INTEGER,
             pageSize,
             (cursor) => cursor < 1 ? Effect.succeed(Chunk.empty()) : fetch(readBackwardSql, [streamId, cursor, pageSize], map),
             (last) => last.version - 1
