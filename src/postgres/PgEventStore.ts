@@ -21,7 +21,8 @@
  *   connections and timeouts as `StoreUnavailable`.
  * - An append run inside `sql.withTransaction` of the same client joins that
  *   transaction: your own writes and the events commit together (the append lock
- *   is then held until your transaction ends).
+ *   is then held until your transaction ends; run such transactions at READ
+ *   COMMITTED, the default, or the version checks may see a stale snapshot).
  *
  * @example
  * ```ts
@@ -156,6 +157,15 @@ FROM unnest($1::text[]) WITH ORDINALITY AS w(stream_id, ord) ORDER BY w.ord`
  */
 const appendLockClass = 0x65766674 // "evft"
 const appendLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, '${eventsTable}'::regclass::oid::int4)`
+
+/**
+ * The lock statement at the start of an append's own transaction. The append
+ * runs at READ COMMITTED whatever the server's default: under REPEATABLE READ or
+ * SERIALIZABLE the snapshot would be taken before the lock is granted, so the
+ * version checks would not see the previous lock holder's events. (No
+ * parameters, so the driver sends both statements in one round trip.)
+ */
+const beginAppendSql = `SET TRANSACTION ISOLATION LEVEL READ COMMITTED; ${appendLockSql}`
 
 /** The same lock for migrations, keyed by class id and 0 (the table may not exist yet). */
 const migrateLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, 0)`
@@ -320,11 +330,12 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
         )
       })
 
-    const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date) =>
+    const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, nested: boolean) =>
       sql.withTransaction(Effect.gen(function*() {
         const writing = eventCount(writes) > 0
-        // A pure check (no events) needs no lock: it draws no position.
-        if (writing) yield* sql.unsafe(appendLockSql).raw
+        // A pure check (no events) needs no lock: it draws no position. Inside
+        // the caller's transaction the isolation level is the caller's.
+        if (writing) yield* sql.unsafe(nested ? appendLockSql : beginAppendSql).raw
         const current = yield* heads(writes)
         for (let i = 0; i < writes.length; i++) {
           const write = writes[i]!
@@ -365,8 +376,8 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
         const checked = checkWrites(input)
         if (Either.isLeft(checked)) return Effect.fail(checked.left)
         const writes = checked.right
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          attempt(writes, new Date(now)).pipe(
+        return Effect.flatMap(Effect.all([Clock.currentTimeMillis, Effect.serviceOption(SqlClient.TransactionConnection)]), ([now, outer]) =>
+          attempt(writes, new Date(now), Option.isSome(outer)).pipe(
             Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "Retryable" }),
             Effect.catchTags({
               VersionTaken: () => conflict(writes),

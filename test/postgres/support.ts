@@ -11,10 +11,14 @@ import { withPgClient } from "../support/pgDriver.ts"
 import type { FreshDatabase } from "../support/postgres.ts"
 import { freshDatabase } from "../support/postgres.ts"
 
-/** `url` whose connections start with `search_path` set to `schema`. */
-export const withSearchPath = (url: string, schema: string): string => {
+/**
+ * `url` whose connections start with `search_path` set to `schema`, and with any
+ * further server settings given (`{ default_transaction_isolation: "serializable" }`).
+ */
+export const withSearchPath = (url: string, schema: string, settings: Record<string, string> = {}): string => {
   const parsed = new URL(url)
-  parsed.searchParams.set("options", `-c search_path=${schema}`)
+  const all = { search_path: schema, ...settings }
+  parsed.searchParams.set("options", Object.entries(all).map(([key, value]) => `-c ${key}=${value}`).join(" "))
   return parsed.toString()
 }
 
@@ -45,8 +49,8 @@ export const freshSchema = (url: string): Promise<string> => {
 }
 
 /** The connection URL of a fresh, empty schema in the database at `url`. */
-export const freshSchemaUrl = (url: string): Effect.Effect<string> =>
-  Effect.map(Effect.promise(() => freshSchema(url)), (schema) => withSearchPath(url, schema))
+export const freshSchemaUrl = (url: string, settings?: Record<string, string>): Effect.Effect<string> =>
+  Effect.map(Effect.promise(() => freshSchema(url)), (schema) => withSearchPath(url, schema, settings))
 
 /** A `PgEventStore` layer on a fresh, empty schema of the database at `url`. */
 export const freshStore = (

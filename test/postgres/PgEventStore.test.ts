@@ -1,0 +1,351 @@
+/**
+ * What the PostgreSQL store does beyond the contract suite (./contract.test.ts):
+ * rows corrupted by raw SQL, connection release, gap-free global order, several
+ * pools (application instances) on one database, migrations and configuration.
+ */
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { describe, expect, it } from "@effect/vitest"
+import {
+  Array as Arr,
+  Chunk,
+  ConfigProvider,
+  Context,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Redacted,
+  Schedule,
+  Schema,
+  Stream,
+  TestClock
+} from "effect"
+import { Event, EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "eventfold"
+import { PgEventStore } from "eventfold/postgres"
+import { databaseForFile, freshSchemaUrl } from "./support.ts"
+
+const db = databaseForFile("pg_store")
+
+class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+const codec = EventCodec.make(Schema.Union(Deposited, Withdrawn))
+
+const sid = StreamId.unsafeMake
+
+const deposit = (amount: number): Effect.Effect<Event.EventData> =>
+  Effect.orDie(EventCodec.toEventData(codec, new Deposited({ amount })))
+
+const raw = (type: string, data: string, metadata = "{}"): Effect.Effect<Event.EventData> =>
+  Effect.map(Event.makeEventId, (eventId) => ({ eventId, type, data, metadata }))
+
+const write = (streamId: StreamId.StreamId, expected: ExpectedVersion.ExpectedVersion, events: ReadonlyArray<Event.EventData>) => ({
+  streamId,
+  expected,
+  events
+})
+
+/** A store on a fresh schema, together with its `SqlClient` (for raw SQL in the test). */
+const storeAndClient = (options: { readonly maxConnections?: number; readonly settings?: Record<string, string> } = {}) =>
+  Layer.unwrapEffect(Effect.map(freshSchemaUrl(db().url, options.settings), (url) =>
+    PgEventStore.layerStore().pipe(
+      Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: options.maxConnections }))
+    )))
+
+/** A store on its own pool, built in the current scope: one "application instance" on `url`. */
+const instance = (url: string, maxConnections = 4) =>
+  Effect.map(
+    Layer.build(PgEventStore.layer({ url: Redacted.make(url), maxConnections })),
+    (context) => Context.get(context, EventStore.EventStore)
+  )
+
+const collect = <A, E>(stream: Stream.Stream<A, E>) => Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
+
+describe("PgEventStore", () => {
+  it.live("a row corrupted by raw SQL fails the typed read with EventDecodeError naming stream, version, position and type", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const sql = yield* SqlClient.SqlClient
+      const appended = yield* store.append([
+        write(sid("acct-1"), ExpectedVersion.noStream, [yield* deposit(1), yield* deposit(2), yield* deposit(3)]),
+        write(sid("acct-2"), ExpectedVersion.noStream, [yield* deposit(4)])
+      ])
+      yield* sql`UPDATE eventfold_events SET data = '{"amount":"oops"}' WHERE stream_id = 'acct-1' AND version = 2`
+      yield* sql`UPDATE eventfold_events SET type = 'Teleported' WHERE stream_id = 'acct-2' AND version = 1`
+      const typed = yield* EventStore.typed(codec)
+
+      const seen: Array<number> = []
+      const error = yield* typed.read(sid("acct-1")).pipe(
+        Stream.runForEach((event) => Effect.sync(() => seen.push(event.version))),
+        Effect.flip
+      )
+      expect(seen).toEqual([1])
+      expect(error).toBeInstanceOf(StoreError.EventDecodeError)
+      expect(error).toMatchObject({ streamId: "acct-1", version: 2, position: appended.positions[1], type: "Deposited" })
+      expect(error.message).toContain("acct-1")
+
+      const unknown = yield* Effect.flip(Stream.runDrain(typed.read(sid("acct-2"))))
+      expect(unknown).toMatchObject({ _tag: "EventDecodeError", streamId: "acct-2", version: 1, type: "Teleported" })
+
+      // The raw store still reads both rows: only decoding fails.
+      const rows = yield* collect(store.read(sid("acct-1")))
+      expect(rows.map((e) => JSON.parse(e.data))).toEqual([
+        { amount: 1 },
+        { amount: "oops" },
+        { amount: 3 }
+      ])
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.live("50 abandoned reads on a pool of 2 connections leave the pool serving reads and appends, with nothing left open", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const sql = yield* SqlClient.SqlClient
+      const events = yield* Effect.forEach(Arr.range(1, 40), deposit)
+      yield* store.append(write(sid("long"), ExpectedVersion.noStream, events))
+      for (let i = 0; i < 50; i++) {
+        const [first] = yield* collect(Stream.take(store.read(sid("long"), { pageSize: 8 }), 1))
+        expect(first!.version).toBe(1)
+        yield* Stream.runDrain(Stream.take(store.readAll({ pageSize: 8 }), 1))
+        yield* Stream.runDrain(Stream.take(store.read(sid("long"), { direction: "backward", pageSize: 8 }), 1))
+      }
+      const after = yield* store.append(write(sid("long"), ExpectedVersion.unsafeExact(40), [yield* deposit(41)]))
+      expect(after.streams).toEqual([{ streamId: "long", version: 41 }])
+      expect((yield* collect(store.read(sid("long")))).map((e) => e.version)).toEqual(Arr.range(1, 41))
+      const sessions = yield* sql<{ state: string; n: number }>`
+        SELECT state, count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = '@effect/sql-pg' AND pid <> pg_backend_pid()
+        GROUP BY state`
+      // At most the pool's other connection, idle: no open transaction, no running cursor.
+      expect(sessions.every((s) => s.state === "idle")).toBe(true)
+      expect(sessions.reduce((n, s) => n + s.n, 0)).toBeLessThanOrEqual(1)
+    }).pipe(Effect.provide(storeAndClient({ maxConnections: 2 }))))
+
+  it.live("readAll never passes an append whose transaction is still open; it appears in position order once committed", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const sql = yield* SqlClient.SqlClient
+      const earlier = yield* store.append(write(sid("earlier"), ExpectedVersion.noStream, [yield* deposit(1)]))
+
+      // An append whose transaction stays open: run inside an outer transaction
+      // of the same client, it joins it, and its rows are inserted but not committed.
+      const inserted = yield* Deferred.make<EventStore.AppendResult>()
+      const commit = yield* Deferred.make<void>()
+      const slow = yield* Effect.fork(sql.withTransaction(Effect.gen(function*() {
+        const result = yield* store.append(write(sid("slow"), ExpectedVersion.noStream, [yield* deposit(2)]))
+        yield* Deferred.succeed(inserted, result)
+        yield* Deferred.await(commit)
+        return result
+      })))
+      const slowPosition = (yield* Deferred.await(inserted)).positions[0]!
+
+      // A later append to another stream: it waits for the append lock.
+      const later = yield* Effect.fork(store.append(write(sid("later"), ExpectedVersion.noStream, [yield* deposit(3)])))
+      yield* sql<{ waiting: number }>`
+        SELECT count(*)::int AS waiting FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+        WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()`.pipe(
+        Effect.map((rows) => rows[0]!.waiting),
+        Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (waiting) => waiting === 1 })
+      )
+
+      // While the slow one is open, readAll stops before it, from any position.
+      const during = yield* collect(store.readAll())
+      expect(during.map((e) => e.streamId)).toEqual(["earlier"])
+      expect(yield* collect(store.readAll({ fromPosition: slowPosition }))).toEqual([])
+      expect(Option.isNone(yield* Fiber.poll(later))).toBe(true)
+
+      yield* Deferred.succeed(commit, undefined)
+      yield* Fiber.join(slow)
+      const laterResult = yield* Fiber.join(later)
+      expect(laterResult.positions[0]!).toBeGreaterThan(slowPosition)
+
+      const after = yield* collect(store.readAll())
+      expect(after.map((e) => e.streamId)).toEqual(["earlier", "slow", "later"])
+      expect(after.map((e) => e.position)).toEqual([earlier.positions[0], slowPosition, laterResult.positions[0]])
+      // A subscriber that had reached the end before the commit resumes without a gap.
+      const resumed = yield* collect(store.readAll({ fromPosition: earlier.positions[0]! + 1 }))
+      expect(resumed.map((e) => e.streamId)).toEqual(["slow", "later"])
+    }).pipe(Effect.provide(storeAndClient({ maxConnections: 4 }))))
+
+  it.live("two pools appending to one stream with exact expected versions: exactly one winner per version", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const url = yield* freshSchemaUrl(db().url)
+      const a = yield* instance(url)
+      const b = yield* instance(url)
+      const rounds = 10
+      const winners: Array<number> = []
+      for (let version = 0; version < rounds; version++) {
+        const attempts = yield* Effect.forEach(Arr.range(1, 8), (contender) =>
+          Effect.flatMap(deposit(version * 100 + contender), (event) =>
+            Effect.either((contender % 2 === 0 ? a : b).append(write(sid("contended"), ExpectedVersion.unsafeExact(version), [event])))), {
+          concurrency: "unbounded"
+        })
+        const won = attempts.filter(Either.isRight)
+        expect(won).toHaveLength(1)
+        expect(won[0]!.right.streams).toEqual([{ streamId: "contended", version: version + 1 }])
+        for (const lost of attempts.filter(Either.isLeft)) {
+          expect(lost.left).toMatchObject({ _tag: "WrongExpectedVersion", actual: version + 1 })
+        }
+        winners.push(attempts.findIndex(Either.isRight) + 1 + version * 100)
+      }
+      const stored = yield* collect(b.read(sid("contended")))
+      expect(stored.map((e) => e.version)).toEqual(Arr.range(1, rounds))
+      expect(stored.map((e) => JSON.parse(e.data).amount)).toEqual(winners)
+    })))
+
+  it.live("two pools appending with Any from many fibers lose nothing and keep versions and positions dense", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const url = yield* freshSchemaUrl(db().url)
+      const a = yield* instance(url)
+      const b = yield* instance(url)
+      yield* Effect.forEach(Arr.range(1, 20), (fiber) =>
+        Effect.forEach(Arr.range(1, 5), (i) =>
+          Effect.flatMap(Effect.all([deposit(fiber * 1000 + i * 2), deposit(fiber * 1000 + i * 2 + 1)]), (events) =>
+            (fiber % 2 === 0 ? a : b).append(write(sid("crowd"), ExpectedVersion.any, events))), { discard: true }), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      const events = yield* collect(a.read(sid("crowd"), { pageSize: 7 }))
+      expect(events.map((e) => e.version)).toEqual(Arr.range(1, 200))
+      expect(new Set(events.map((e) => JSON.parse(e.data).amount)).size).toBe(200)
+      const all = yield* collect(b.readAll({ pageSize: 9 }))
+      expect(all.map((e) => e.position)).toEqual(Arr.range(1, 200))
+      // Each append's two events are adjacent in the global order.
+      for (let i = 0; i < 200; i += 2) expect(JSON.parse(all[i + 1]!.data).amount).toBe(JSON.parse(all[i]!.data).amount + 1)
+    })))
+
+  it.live("under default_transaction_isolation = serializable, concurrent appends still lose nothing", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const sql = yield* SqlClient.SqlClient
+      const [isolation] = yield* sql<{ level: string }>`SELECT current_setting('transaction_isolation') AS level`
+      expect(isolation!.level).toBe("serializable")
+      yield* Effect.forEach(Arr.range(1, 12), (i) =>
+        Effect.flatMap(deposit(i), (event) =>
+          store.append([
+            write(sid(`own-${i}`), ExpectedVersion.noStream, [event]),
+            write(sid("shared"), ExpectedVersion.any, [Object.assign({}, event, { eventId: crypto.randomUUID() as Event.EventId })])
+          ])), { concurrency: "unbounded", discard: true })
+      expect((yield* collect(store.read(sid("shared")))).map((e) => e.version)).toEqual(Arr.range(1, 12))
+      expect(yield* collect(store.readAll())).toHaveLength(24)
+    }).pipe(Effect.provide(storeAndClient({ settings: { default_transaction_isolation: "serializable" } }))))
+
+  it.live("metadata that is not JSON and an event id that is not a UUID are InvalidArgument, and nothing is written", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const badMetadata = yield* Effect.flip(store.append([
+        write(sid("fine"), ExpectedVersion.noStream, [yield* deposit(1)]),
+        write(sid("meta"), ExpectedVersion.noStream, [yield* raw("Deposited", "{\"amount\":1}", "{not json")])
+      ]))
+      expect(badMetadata).toBeInstanceOf(StoreError.InvalidArgument)
+      expect(badMetadata).toMatchObject({ operation: "append" })
+      expect(badMetadata.message).toContain("json")
+      const badId = yield* Effect.flip(store.append(write(sid("id"), ExpectedVersion.any, [{
+        eventId: "not-a-uuid" as Event.EventId,
+        type: "Deposited",
+        data: "{\"amount\":1}",
+        metadata: "{}"
+      }])))
+      expect(badId._tag).toBe("InvalidArgument")
+      expect(badId.message).toContain("uuid")
+      expect(yield* collect(store.readAll())).toEqual([])
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.live("data comes back as equivalent JSON text: jsonb keeps values, unicode and escapes, not whitespace or key order", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const data = "{ \"z\" : 1,\n  \"a\": \"ü流🚀 \\\"quoted\\\" \\\\ back\\nline\", \"n\": [1.5, null, true, {}] }"
+      yield* store.append(write(sid("json"), ExpectedVersion.noStream, [yield* raw("Deposited", data, "{\"k\": \"v\"}")]))
+      const [stored] = yield* collect(store.read(sid("json")))
+      expect(JSON.parse(stored!.data)).toEqual(JSON.parse(data))
+      expect(stored!.data).toBe("{\"a\": \"ü流🚀 \\\"quoted\\\" \\\\ back\\nline\", \"n\": [1.5, null, true, {}], \"z\": 1}")
+      expect(JSON.parse(stored!.metadata)).toEqual({ k: "v" })
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.effect("recordedAt is the Effect Clock's time at the append, to the millisecond", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const at = Date.UTC(2031, 4, 6, 7, 8, 9, 123)
+      yield* TestClock.setTime(at)
+      yield* store.append(write(sid("clock"), ExpectedVersion.noStream, [yield* deposit(1)]))
+      yield* TestClock.adjust("1 second")
+      yield* store.append(write(sid("clock"), ExpectedVersion.unsafeExact(1), [yield* deposit(2)]))
+      const events = yield* collect(store.read(sid("clock")))
+      expect(events.map((e) => e.recordedAt.getTime())).toEqual([at, at + 1000])
+      expect(events[0]!.recordedAt.toISOString()).toBe("2031-05-06T07:08:09.123Z")
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.live("positions drawn by a failed append leave a gap that readAll steps over", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const [first] = yield* Effect.forEach([1], deposit)
+      const one = yield* store.append(write(sid("g"), ExpectedVersion.noStream, [first!]))
+      const duplicate = yield* Effect.flip(store.append(write(sid("h"), ExpectedVersion.any, [yield* deposit(2), yield* deposit(3), first!])))
+      expect(duplicate).toMatchObject({ _tag: "DuplicateEventId", eventId: first!.eventId, streamId: "h" })
+      const two = yield* store.append(write(sid("h"), ExpectedVersion.noStream, [yield* deposit(4)]))
+      expect(two.positions[0]!).toBeGreaterThan(one.positions[0]! + 1)
+      expect((yield* collect(store.readAll({ pageSize: 1 }))).map((e) => e.position)).toEqual([one.positions[0], two.positions[0]])
+      expect((yield* collect(store.readAll({ fromPosition: one.positions[0]! + 1 }))).map((e) => e.streamId)).toEqual(["h"])
+      expect((yield* collect(store.read(sid("h")))).map((e) => e.version)).toEqual([1])
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.live("reads from versions beyond the int4 range: forward is empty, backward starts at the head", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      yield* store.append(write(sid("far"), ExpectedVersion.noStream, yield* Effect.forEach(Arr.range(1, 5), deposit)))
+      expect(yield* collect(store.read(sid("far"), { from: 2 ** 40 }))).toEqual([])
+      const backward = yield* collect(store.read(sid("far"), { from: 2 ** 40, direction: "backward", pageSize: 2 }))
+      expect(backward.map((e) => e.version)).toEqual([5, 4, 3, 2, 1])
+      expect(yield* collect(store.readAll({ fromPosition: 2 ** 52 }))).toEqual([])
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.live("migrate run by three instances at once applies the schema once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const url = yield* freshSchemaUrl(db().url)
+      const client = () => PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })
+      const results = yield* Effect.forEach(
+        [1, 2, 3],
+        () => Effect.provide(PgEventStore.migrate, client()),
+        { concurrency: "unbounded" }
+      )
+      expect(results.filter((ran) => ran.length > 0)).toEqual([[[1, "create_events"]]])
+      const rows = yield* Effect.provide(
+        Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ id: number }>`SELECT migration_id AS id FROM eventfold_migrations`),
+        client()
+      )
+      expect(rows).toEqual([{ id: 1 }])
+      const store = yield* instance(url)
+      expect((yield* store.append(write(sid("m"), ExpectedVersion.noStream, [yield* deposit(1)]))).streams).toEqual([
+        { streamId: "m", version: 1 }
+      ])
+    })))
+
+  it.live("layerConfig reads DATABASE_URL through Config, and fails with a ConfigError without it", () =>
+    Effect.gen(function*() {
+      const url = yield* freshSchemaUrl(db().url)
+      const withUrl = ConfigProvider.fromMap(new Map([["DATABASE_URL", url]]))
+      const result = yield* Effect.flatMap(EventStore.EventStore, (store) =>
+        Effect.flatMap(deposit(1), (event) => store.append(write(sid("cfg"), ExpectedVersion.noStream, [event])))).pipe(
+        Effect.provide(PgEventStore.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(withUrl))))
+      )
+      expect(result.streams).toEqual([{ streamId: "cfg", version: 1 }])
+      const missing = yield* Effect.exit(Effect.provide(
+        EventStore.EventStore,
+        PgEventStore.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map()))))
+      ))
+      expect(Exit.isFailure(missing)).toBe(true)
+      expect(String(Exit.isFailure(missing) ? missing.cause : "")).toContain("DATABASE_URL")
+    }))
+
+  it.live("an unreachable server fails the layer with StoreUnavailable", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.provide(
+        EventStore.EventStore,
+        PgEventStore.layer({ url: Redacted.make("postgres://nobody:nothing@127.0.0.1:1/none"), connectTimeout: "2 seconds" })
+      ))
+      expect(error).toBeInstanceOf(StoreError.StoreUnavailable)
+      expect(error).toMatchObject({ operation: "connect" })
+    }))
+})
