@@ -5,14 +5,16 @@
 import { FileSystem, HttpServer } from "@effect/platform"
 import { NodeContext, NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, identity, Layer, Logger, LogLevel, Metric } from "effect"
+import { ConfigProvider, Effect, identity, Layer, Logger, LogLevel, Metric } from "effect"
 import type { EventStore } from "eventfold"
 import { Executor } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import { SqliteEventStore } from "eventfold/sqlite"
 import { ChaosEventStore } from "eventfold/testing"
 import { createServer } from "node:http"
+import { freshDatabase } from "../../test/support/postgres.ts"
 import * as Server from "./Server.ts"
+import * as Store from "./Store.ts"
 
 /** The bank server over a store layer, on a random port; exposes the `HttpServer`. */
 const serverOn = <E>(store: Layer.Layer<EventStore.EventStore, E>) =>
@@ -186,6 +188,40 @@ layer(sqliteServer(), { timeout: "60 seconds", excludeTestServices: true })("ban
 })
 
 /**
+ * Opens two accounts with 1000 each, runs `count` transfers between them at once,
+ * half each way, and checks that money is conserved and every successful
+ * transfer left one event in each account.
+ */
+const concurrentTransfers = (count: number) =>
+  Effect.gen(function*() {
+    const a = yield* open("A")
+    const b = yield* open("B")
+    yield* deposit(a, 1000)
+    yield* deposit(b, 1000)
+    const transfers = Array.from({ length: count }, (_, i) => ({
+      from: i % 2 === 0 ? a : b,
+      to: i % 2 === 0 ? b : a,
+      amount: 10 + ((i * 37) % 90)
+    }))
+    const conflictsBefore = (yield* Metric.value(Executor.conflicts)).count
+    const replies = yield* Effect.forEach(transfers, (t) => call("POST", "/transfers", t), { concurrency: "unbounded" })
+
+    for (const reply of replies) expect([200, 409, 422]).toContain(reply.status)
+    const succeeded = transfers.filter((_, i) => replies[i]!.status === 200)
+    expect(succeeded.length).toBeGreaterThan(0)
+    const net = succeeded.reduce((sum, t) => sum + (t.from === a ? -t.amount : t.amount), 0)
+
+    const [balanceA, balanceB] = [yield* balanceOf(a), yield* balanceOf(b)]
+    expect(balanceA + balanceB).toBe(2000)
+    expect(balanceA).toBe(1000 + net)
+    expect(balanceB).toBe(1000 - net)
+    // the commands really interleaved: some appends met a moved stream and were retried
+    expect((yield* Metric.value(Executor.conflicts)).count).toBeGreaterThan(conflictsBefore)
+    // every successful transfer appended exactly one event to each account
+    expect((yield* call("GET", `/accounts/${a}`)).body.version).toBe(2 + succeeded.length)
+  })
+
+/**
  * A store that waits up to 3 ms before some reads and appends. SQLite answers
  * synchronously, so without waits one request's command runs start to end before
  * the next begins; with them, concurrent transfers read the same versions and
@@ -196,34 +232,7 @@ const withJitter = (store: Layer.Layer<EventStore.EventStore, unknown>) =>
 
 layer(sqliteServer(withJitter), { timeout: "60 seconds", excludeTestServices: true })("concurrent transfers over HTTP on SQLite", (it) => {
   it.effect("conserves money under 32 concurrent transfers in both directions between the same two accounts", () =>
-    Effect.gen(function*() {
-      const a = yield* open("A")
-      const b = yield* open("B")
-      yield* deposit(a, 1000)
-      yield* deposit(b, 1000)
-      const transfers = Array.from({ length: 32 }, (_, i) => ({
-        from: i % 2 === 0 ? a : b,
-        to: i % 2 === 0 ? b : a,
-        amount: 10 + ((i * 37) % 90)
-      }))
-      const conflictsBefore = (yield* Metric.value(Executor.conflicts)).count
-      const replies = yield* Effect.forEach(transfers, (t) => call("POST", "/transfers", t), { concurrency: "unbounded" })
-
-      for (const reply of replies) expect([200, 409, 422]).toContain(reply.status)
-      const succeeded = transfers.filter((_, i) => replies[i]!.status === 200)
-      expect(succeeded.length).toBeGreaterThan(0)
-      const net = succeeded.reduce((sum, t) => sum + (t.from === a ? -t.amount : t.amount), 0)
-
-      const [balanceA, balanceB] = [yield* balanceOf(a), yield* balanceOf(b)]
-      expect(balanceA + balanceB).toBe(2000)
-      expect(balanceA).toBe(1000 + net)
-      expect(balanceB).toBe(1000 - net)
-      // the commands really interleaved: some appends met a moved stream and were retried
-      expect((yield* Metric.value(Executor.conflicts)).count).toBeGreaterThan(conflictsBefore)
-      // every successful transfer appended exactly one event to each account
-      expect((yield* call("GET", `/accounts/${a}`)).body.version).toBe(2 + succeeded.length)
-    }))
-
+    concurrentTransfers(32))
 })
 
 describe("bank over HTTP on a faulty store", () => {
@@ -254,4 +263,37 @@ describe("bank over HTTP on a faulty store", () => {
         })
       }))
   })
+})
+
+/**
+ * The server over `Store.layer`, the store `npm start` uses, with `DATABASE_URL`
+ * pointing at a fresh database: the same code, a different layer.
+ */
+const PostgresServer = Layer.unwrapScoped(
+  Effect.map(
+    Effect.acquireRelease(Effect.promise(() => freshDatabase("bank_e2e")), (db) => Effect.promise(() => db.drop())),
+    (db) =>
+      serverOn(
+        Store.layer.pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DATABASE_URL", db.url]])))))
+      )
+  )
+)
+
+layer(Layer.provide(PostgresServer, Logger.minimumLogLevel(LogLevel.Warning)), {
+  timeout: "60 seconds",
+  excludeTestServices: true
+})("bank over HTTP on PostgreSQL (DATABASE_URL set)", (it) => {
+  it.effect("conserves money under 24 concurrent transfers between the same two accounts", () => concurrentTransfers(24))
+
+  it.effect("answers 404 for an unknown account and 422 for insufficient funds", () =>
+    Effect.gen(function*() {
+      expect((yield* call("GET", `/accounts/${unknownId}`)).status).toBe(404)
+      const id = yield* open("Ada")
+      expect((yield* call("POST", `/accounts/${id}/withdrawals`, { amount: 1 })).body).toEqual({
+        _tag: "InsufficientFunds",
+        accountId: id,
+        balance: 0,
+        requested: 1
+      })
+    }))
 })

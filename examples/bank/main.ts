@@ -7,28 +7,12 @@
  * - The port is `PORT` (default 3000). Swagger UI is at `/docs`, the OpenAPI
  *   document at `/openapi.json`.
  */
-import { FileSystem, HttpServer } from "@effect/platform"
-import { NodeContext, NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer } from "effect"
-import { SqliteEventStore } from "eventfold/sqlite"
 import { createServer } from "node:http"
 import * as Server from "./Server.ts"
-
-const dataDirectory = ".data"
-const sqliteFile = `${dataDirectory}/bank.sqlite`
-
-/** SQLite in `.data/`, creating the directory on first run. */
-const sqliteStore = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    yield* fs.makeDirectory(dataDirectory, { recursive: true })
-    yield* Effect.logInfo(`Event store: SQLite at ${sqliteFile}`)
-    return SqliteEventStore.layer({ filename: sqliteFile })
-  })
-).pipe(Layer.provide(NodeContext.layer))
-
-/** The event store. */
-const StoreLive = sqliteStore
+import * as Store from "./Store.ts"
 
 /** A Node HTTP server on `PORT` (default 3000). */
 const HttpServerLive = Layer.unwrapEffect(
@@ -48,7 +32,7 @@ const announce = Layer.effectDiscard(
 )
 
 Layer.mergeAll(Server.layer, announce).pipe(
-  Layer.provide(StoreLive),
+  Layer.provide(Store.layer),
   Layer.provide(HttpServerLive),
   Layer.launch,
   NodeRuntime.runMain
