@@ -14,7 +14,7 @@ import {
   HttpServerError,
   HttpServerResponse
 } from "@effect/platform"
-import { Cause, Effect, identity, Layer, Schedule } from "effect"
+import { Cause, Effect, identity, Layer, Option, Schedule } from "effect"
 import { Executor } from "eventfold"
 import { BankApi, Conflict, InternalError, ServiceUnavailable } from "./Api.ts"
 import * as Bank from "./Bank.ts"
@@ -116,7 +116,7 @@ export const JsonErrorsLive = HttpApiBuilder.middleware((app) =>
           break
       }
     }
-    if (Cause.isFailType(cause) || Cause.failureOption(cause)._tag === "Some") return Effect.failCause(cause)
+    if (Option.isSome(Cause.failureOption(cause))) return Effect.failCause(cause)
     return Effect.as(
       Effect.logError("unhandled defect", cause),
       jsonResponse(500, { _tag: "InternalError", message: "Internal error" })
