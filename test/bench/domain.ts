@@ -7,17 +7,28 @@ import { Either, Schema } from "effect"
 import type { Event } from "eventfold"
 import { Decider, EventCodec, StreamId } from "eventfold"
 
-export class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
-export class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+/**
+ * Events are plain tagged structs, like the objects the raw baseline gets from
+ * `JSON.parse`. (The same events as `Schema.TaggedClass`es are below: decoding
+ * then also constructs a class instance per event, which case 1b measures.)
+ */
+export const Deposited = Schema.TaggedStruct("Deposited", { amount: Schema.Number })
+export const Withdrawn = Schema.TaggedStruct("Withdrawn", { amount: Schema.Number })
 export const AccountEvent = Schema.Union(Deposited, Withdrawn)
 export type AccountEvent = typeof AccountEvent.Type
 
 /** The codec every eventfold case reads and writes with. */
 export const codec = EventCodec.make(AccountEvent)
 
+export class DepositedClass extends Schema.TaggedClass<DepositedClass>()("Deposited", { amount: Schema.Number }) {}
+export class WithdrawnClass extends Schema.TaggedClass<WithdrawnClass>()("Withdrawn", { amount: Schema.Number }) {}
+
+/** The same events decoded to `Schema.TaggedClass` instances. */
+export const classCodec = EventCodec.make(Schema.Union(DepositedClass, WithdrawnClass))
+
 /** The `i`-th (0-based) event of a generated stream: every fifth is a withdrawal. */
 export const eventAt = (i: number): AccountEvent =>
-  i % 5 === 4 ? new Withdrawn({ amount: i % 7 }) : new Deposited({ amount: i % 100 })
+  i % 5 === 4 ? Withdrawn.make({ amount: i % 7 }) : Deposited.make({ amount: i % 100 })
 
 /** The stored `type` and `data` of {@link eventAt}, as a raw writer produces them. */
 export const rawEventAt = (i: number): { readonly type: string; readonly data: string } =>
@@ -59,5 +70,5 @@ export const account = Decider.make({
   initialState: 0,
   evolve,
   streams: (command: Deposit) => accountStream(command.account),
-  decide: (command, _balance: number) => Either.right([new Deposited({ amount: command.amount })])
+  decide: (command, _balance: number) => Either.right([Deposited.make({ amount: command.amount })])
 })

@@ -121,6 +121,10 @@ export const compare = async (
     readonly note?: string
   }
 ): Promise<CaseResult> => {
+  const selected = process.env["BENCH_CASES"]
+  if (selected !== undefined && selected.trim() !== "" && !selected.split(",").map((c) => c.trim()).includes(options.id)) {
+    return notMeasured(options.id, options.title, options.backend, options.unit, "skipped (BENCH_CASES)")
+  }
   const once = async (side: Side): Promise<Run> => {
     if (side.prepare !== undefined) await side.prepare()
     try {

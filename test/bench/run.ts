@@ -69,8 +69,17 @@ const rows = cases.map((c) => [
   c.ratio === null ? (c.note ?? "not measured") : c.ratio.toFixed(2) + extraText(c)
 ])
 
-function caseNumber(id: string): number {
-  return ["read", "readAll", "appendBatch", "appendSingle", "executorDistinct", "executorContended"].indexOf(id) + 1
+function caseNumber(id: string): string {
+  const numbers: Record<string, string> = {
+    read: "1",
+    readClass: "1b",
+    readAll: "2",
+    appendBatch: "3",
+    appendSingle: "4",
+    executorDistinct: "5",
+    executorContended: "6"
+  }
+  return numbers[id] ?? id
 }
 
 function extraText(c: CaseResult): string {

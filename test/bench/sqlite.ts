@@ -11,7 +11,7 @@ import { Effect, Layer, ManagedRuntime, Metric, Schedule, Stream } from "effect"
 import { EventStore, Executor, ExpectedVersion, StreamId } from "eventfold"
 import { SqliteEventStore } from "eventfold/sqlite"
 import type { AccountEvent } from "./domain.ts"
-import { account, accountStream, codec, Deposit, eventAt, evolve, evolveRaw, expectedSum, rawEventAt, sequentialEventId } from "./domain.ts"
+import { account, accountStream, classCodec, codec, Deposit, eventAt, evolve, evolveRaw, expectedSum, rawEventAt, sequentialEventId } from "./domain.ts"
 import type { CaseResult, Run, Sizes } from "./harness.ts"
 import { compare, progress, timed } from "./harness.ts"
 
@@ -96,6 +96,7 @@ export const runSqlite = async (dir: string, sizes: Sizes): Promise<Array<CaseRe
   const sum = expectedSum(sizes.events)
   const readRuntime = storeRuntime(readFile)
   const typedStore = await readRuntime.runPromise(EventStore.typed(codec))
+  const classStore = await readRuntime.runPromise(EventStore.typed(classCodec))
   const raw = openRaw(readFile)
   try {
     const streamRows = raw.prepare(`SELECT ${columns} FROM ${table} WHERE stream_id = ? ORDER BY version`)
@@ -131,6 +132,41 @@ export const runSqlite = async (dir: string, sizes: Sizes): Promise<Array<CaseRe
             })
         },
         note: "baseline: better-sqlite3 iterate() of the same SELECT (same columns) + JSON.parse(data)"
+      })
+    )
+
+    results.push(
+      await compare("sqlite (1b) typed read, TaggedClass events", {
+        id: "readClass",
+        title: `typed read of one ${sizes.events}-event stream, events as Schema.TaggedClass`,
+        backend: "sqlite",
+        unit: "events",
+        repeats,
+        eventfold: {
+          run: () =>
+            timed(async () => {
+              let n = 0
+              const total = await readRuntime.runPromise(
+                classStore.read(readStream).pipe(Stream.runFold(0, (s, e) => (n++, evolve(s, e.data))))
+              )
+              check("eventfold read (classes)", total, sum)
+              return n
+            })
+        },
+        baseline: {
+          run: () =>
+            timed(async () => {
+              let n = 0
+              let total = 0
+              for (const row of streamRows.iterate(readStream) as Iterable<{ type: string; data: string }>) {
+                total = evolveRaw(total, row.type, row.data)
+                n++
+              }
+              check("raw read", total, sum)
+              return n
+            })
+        },
+        note: "informational: case 1 with a class instance constructed per event (Schema.TaggedClass)"
       })
     )
 
