@@ -31,9 +31,14 @@ export interface Sizes {
   /** Events of the small and large memory runs. */
   readonly memorySmall: number
   readonly memoryLarge: number
-  /** Measured repetitions of each side of each case (the best one is kept). */
+  /**
+   * Measured repetitions of each side of each case (the best one is kept). Reads
+   * get one extra, unmeasured warm-up run of each side; appends and commands,
+   * whose runs are long, do not.
+   */
   readonly repeats: number
 }
+
 
 /** Reads the sizes: `BENCH_EVENTS`, `BENCH_BATCH`, `BENCH_SINGLE`, `BENCH_COMMANDS`, ... */
 export const sizesFromEnv = (): Sizes => {
@@ -43,9 +48,9 @@ export const sizesFromEnv = (): Sizes => {
     events,
     batch: envInt("BENCH_BATCH", 100),
     singleAppends: envInt("BENCH_SINGLE", Math.max(100, Math.round(5_000 * scale))),
-    commands: envInt("BENCH_COMMANDS", Math.max(100, Math.round(5_000 * scale))),
+    commands: envInt("BENCH_COMMANDS", Math.max(100, Math.round(2_000 * scale))),
     commandStreams: envInt("BENCH_COMMAND_STREAMS", 1_000),
-    contendedCommands: envInt("BENCH_CONTENDED", Math.max(50, Math.round(1_000 * scale))),
+    contendedCommands: envInt("BENCH_CONTENDED", Math.max(50, Math.round(500 * scale))),
     fibers: envInt("BENCH_FIBERS", 8),
     memorySmall: envInt("BENCH_MEMORY_SMALL", Math.max(1_000, Math.round(10_000 * scale))),
     memoryLarge: envInt("BENCH_MEMORY_LARGE", Math.max(10_000, Math.round(1_000_000 * scale))),

@@ -218,6 +218,7 @@ const runCases = async (url: string, sizes: Sizes): Promise<Array<CaseResult>> =
     results.push(
       await compare("postgres (3) batched append", {
         id: "appendBatch",
+      warmup: false,
         title: `append ${sizes.events} events in batches of ${sizes.batch}`,
         backend: "postgres",
         unit: "events",
@@ -260,6 +261,7 @@ const runCases = async (url: string, sizes: Sizes): Promise<Array<CaseResult>> =
     results.push(
       await compare("postgres (4) single appends", {
         id: "appendSingle",
+      warmup: false,
         title: `append one event per call, ${sizes.singleAppends} calls`,
         backend: "postgres",
         unit: "events",
@@ -356,6 +358,7 @@ const runCases = async (url: string, sizes: Sizes): Promise<Array<CaseResult>> =
       return compare(label, {
         id,
         title,
+        warmup: false,
         backend: "postgres",
         unit: "commands",
         repeats,

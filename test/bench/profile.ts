@@ -2,14 +2,17 @@
  * Profiling aid: runs one eventfold case in a loop so that `node --cpu-prof`
  * shows its hot frames.
  *
- *   node --import tsx --cpu-prof --cpu-prof-dir=.tmp test/bench/profile.ts read|readAll|append|single|executor [events]
+ *   node --import tsx --cpu-prof --cpu-prof-dir=.tmp test/bench/profile.ts read|readAll|append|single|executor [events] [sqlite|postgres]
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, ManagedRuntime, Stream } from "effect"
 import { EventStore, Executor, ExpectedVersion, StreamId } from "eventfold"
+import { PgEventStore } from "eventfold/postgres"
 import { SqliteEventStore } from "eventfold/sqlite"
+import { Redacted } from "effect"
+import { createBenchDatabase, startPgServer } from "./pgServer.ts"
 import { codec, Deposit, account, eventAt, evolve } from "./domain.ts"
 import { createDatabase, fillStream, openRaw } from "./sqlite.ts"
 
@@ -24,7 +27,13 @@ if (which === "read" || which === "readAll") {
   fillStream(db, stream, events)
   db.close()
 }
-const runtime = ManagedRuntime.make(Executor.layer.pipe(Layer.provideMerge(SqliteEventStore.layer({ filename: file }))))
+const backend = process.argv[4] ?? "sqlite"
+const server = backend === "postgres" ? await startPgServer() : undefined
+const database = server === undefined ? undefined : await createBenchDatabase(server.url)
+const storeLayer = database === undefined
+  ? SqliteEventStore.layer({ filename: file })
+  : PgEventStore.layer({ url: Redacted.make(database.url) })
+const runtime = ManagedRuntime.make(Executor.layer.pipe(Layer.provideMerge(storeLayer)))
 const store = await runtime.runPromise(EventStore.typed(codec))
 const start = performance.now()
 let units = 0
@@ -63,4 +72,6 @@ for (let rep = 0; rep < 5; rep++) {
 }
 console.log(`${which}: ${Math.round(units / ((performance.now() - start) / 1000))} units/s`)
 await runtime.dispose()
+await database?.drop()
+await server?.stop()
 rmSync(dir, { recursive: true, force: true })

@@ -282,6 +282,7 @@ export const runSqlite = async (dir: string, sizes: Sizes): Promise<Array<CaseRe
   results.push(
     await compare("sqlite (3) batched append", {
       id: "appendBatch",
+      warmup: false,
       title: `append ${sizes.events} events in batches of ${sizes.batch}`,
       backend: "sqlite",
       unit: "events",
@@ -324,6 +325,7 @@ export const runSqlite = async (dir: string, sizes: Sizes): Promise<Array<CaseRe
   results.push(
     await compare("sqlite (4) single appends", {
       id: "appendSingle",
+      warmup: false,
       title: `append one event per call, ${sizes.singleAppends} calls`,
       backend: "sqlite",
       unit: "events",
@@ -392,6 +394,7 @@ export const runSqlite = async (dir: string, sizes: Sizes): Promise<Array<CaseRe
     return compare(label, {
       id,
       title,
+      warmup: false,
       backend: "sqlite",
       unit: "commands",
       repeats,
