@@ -6,10 +6,12 @@
  *   package and run by `@effect/sql`'s Migrator (the layers run them unless
  *   `runMigrations: false`). `data` and `metadata` are `jsonb`: an event whose
  *   data or metadata is not valid JSON is rejected with `InvalidArgument`.
- * - Reads are lazy keyset pages (the version range `[next, next + n)` of a stream;
- *   `position >= next ORDER BY position LIMIT n` for `readAll`): one short query per page, fetched only when the
- *   consumer pulls; no connection is held between pages, so a consumer that stops
- *   early holds nothing. See adr/0003-postgres-reads.md.
+ * - Reads are lazy keyset pages (the version range `[next, next + n)` of a
+ *   stream; `position >= next ORDER BY position LIMIT n` for `readAll`): one short
+ *   query per page, run only when the consumer pulls; no connection is held
+ *   between pages, so a consumer that stops early holds nothing. For long reads
+ *   pass a larger `pageSize` (1000 reads about twice as fast as the default 256).
+ *   See adr/0003-postgres-reads.md.
  * - An append is one transaction: it takes the store's append lock (a transaction
  *   advisory lock), checks every expected version, inserts every event with one
  *   `INSERT ... SELECT FROM unnest(...)` and commits. Holding the lock from the
