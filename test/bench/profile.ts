@@ -66,7 +66,7 @@ for (let rep = 0; rep < 5; rep++) {
     case "executor":
       units += await runtime.runPromise(Effect.map(
         Effect.forEach(Array.from({ length: events }, (_, i) => new Deposit({ account: `r${rep}-${i % 1000}`, amount: 1 })),
-          (c) => Executor.execute(account, c), { concurrency: 8 }), (r) => r.length))
+          (c) => Executor.execute(account, c), { concurrency: Number(process.env["PROFILE_FIBERS"] ?? 8) }), (r) => r.length))
       break
   }
 }
