@@ -39,15 +39,15 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import type { ConfigError } from "effect/ConfigError"
-import { Chunk, Clock, Config, Data, Effect, Either, Layer, Metric, Option, Schedule, Stream } from "effect"
-import type { EventId, StoredEvent } from "../Event.ts"
-import { EventStore, rowsFetched } from "../EventStore.ts"
+import { Clock, Config, Data, Effect, Either, Layer, Option, Schedule } from "effect"
+import { EventStore } from "../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../EventStore.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
 import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../StoreError.ts"
 import type { AppendError } from "../StoreError.ts"
-import type { StreamId } from "../StreamId.ts"
-import { checkWrites, eventCount, resolveRead, resolveReadAll } from "../internal/validate.ts"
+import { keysetReads } from "../internal/keyset.ts"
+import type { Row } from "../internal/keyset.ts"
+import { checkWrites, eventCount } from "../internal/validate.ts"
 import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
 
 /**
@@ -179,44 +179,6 @@ FROM unnest($1::text[], $2::int4[], $3::uuid[], $4::text[], $5::jsonb[], $6::jso
   AS r(stream_id, version, event_id, type, data, metadata)
 RETURNING position`
 
-type Row = ReadonlyArray<unknown>
-
-const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
-  const out = new Array<StoredEvent>(rows.length)
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!
-    out[i] = {
-      streamId,
-      version: row[1] as number,
-      position: Number(row[0]),
-      eventId: row[2] as EventId,
-      type: row[3] as string,
-      data: row[4] as string,
-      metadata: row[5] as string,
-      recordedAt: new Date(row[6] as number)
-    }
-  }
-  return Chunk.unsafeFromArray(out)
-}
-
-const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
-  const out = new Array<StoredEvent>(rows.length)
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!
-    out[i] = {
-      streamId: row[1] as StreamId,
-      version: row[2] as number,
-      position: Number(row[0]),
-      eventId: row[3] as EventId,
-      type: row[4] as string,
-      data: row[5] as string,
-      metadata: row[6] as string,
-      recordedAt: new Date(row[7] as number)
-    }
-  }
-  return Chunk.unsafeFromArray(out)
-}
-
 /**
  * Serialization failures and deadlocks are retried at once, up to 5 times (no
  * sleeping, so a `TestClock` never stalls an append); then they surface as
@@ -239,65 +201,14 @@ const uuidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> = Effect.map(
   SqlClient.SqlClient,
   (sql) => {
-    const fetch = <A>(
-      text: string,
-      params: ReadonlyArray<unknown>,
-      map: (rows: ReadonlyArray<Row>) => Chunk.Chunk<A>
-    ): Effect.Effect<Chunk.Chunk<A>, StoreUnavailable> =>
-      sql.unsafe(text, params).values.pipe(
-        Effect.mapError(unavailable("read")),
-        Effect.flatMap((rows) => Effect.as(Metric.incrementBy(rowsFetched, rows.length), map(rows)))
-      )
+    const fetch = (text: string, params: ReadonlyArray<unknown>) =>
+      Effect.mapError(sql.unsafe<Row>(text, params).values, unavailable("read"))
 
-    /** Keyset pages: `next` computes the cursor after a full page from its last row. */
-    const pages = (
-      start: number,
-      pageSize: number,
-      fetchPage: (cursor: number) => Effect.Effect<Chunk.Chunk<StoredEvent>, StoreUnavailable>,
-      next: (last: StoredEvent) => number
-    ): Stream.Stream<StoredEvent, StoreUnavailable> =>
-      Stream.paginateChunkEffect(start, (cursor) =>
-        Effect.map(fetchPage(cursor), (chunk) => {
-          const last = Chunk.last(chunk)
-          return [
-            chunk,
-            Chunk.size(chunk) < pageSize || Option.isNone(last) ? Option.none() : Option.some(next(last.value))
-          ] as const
-        }))
-
-    const read: EventStore.Service["read"] = (streamId, options) =>
-      Either.match(resolveRead(options), {
-        onLeft: (error) => Stream.fail(error),
-        onRight: ({ direction, from, pageSize }) => {
-          const map = (rows: ReadonlyArray<Row>) => toStreamEvents(streamId, rows)
-          if (direction === "forward") {
-            return pages(
-              Math.max(from ?? 1, 1),
-              pageSize,
-              (cursor) => fetch(readForwardSql, [streamId, cursor, pageSize], map),
-              (last) => last.version + 1
-            )
-          }
-          return pages(
-            from ?? Number.MAX_SAFE_INTEGER,
-            pageSize,
-            (cursor) => cursor < 1 ? Effect.succeed(Chunk.empty()) : fetch(readBackwardSql, [streamId, cursor, pageSize], map),
-            (last) => last.version - 1
-          )
-        }
-      })
-
-    const readAll: EventStore.Service["readAll"] = (options) =>
-      Either.match(resolveReadAll(options), {
-        onLeft: (error) => Stream.fail(error),
-        onRight: ({ fromPosition, pageSize }) =>
-          pages(
-            fromPosition,
-            pageSize,
-            (cursor) => fetch(readAllSql, [cursor, pageSize], toLogEvents),
-            (last) => last.position + 1
-          )
-      })
+    const { read, readAll } = keysetReads({
+      forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
+      backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
+      all: (cursor, pageSize) => fetch(readAllSql, [cursor, pageSize])
+    })
 
     const heads = (writes: ReadonlyArray<StreamWrite>): Effect.Effect<Array<number>, SqlError> =>
       Effect.map(
