@@ -22,8 +22,9 @@
  * @since 0.1.0
  */
 import { Effect, Either, ParseResult, Schema } from "effect"
+import type { SchemaAST } from "effect"
 import type { EventData, Metadata, RecordedEvent, StoredEvent } from "./Event.ts"
-import { makeEventId } from "./Event.ts"
+import { makeEventId, Metadata as MetadataSchema } from "./Event.ts"
 import type { EventId } from "./Event.ts"
 import { EventDecodeError } from "./StoreError.ts"
 
@@ -101,6 +102,25 @@ const notAnObject = (data: unknown, type: string): ParseResult.ParseError =>
     issue: new ParseResult.Type(Schema.Object.ast, data, `the payload of a ${JSON.stringify(type)} event must be a JSON object`)
   })
 
+/** `JSON.stringify` as an `Either`: it throws on a `bigint` and on cycles. */
+const stringify = (value: unknown, ast: SchemaAST.AST): Either.Either<string, ParseResult.ParseError> => {
+  try {
+    return Either.right(JSON.stringify(value))
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error)
+    return Either.left(new ParseResult.ParseError({ issue: new ParseResult.Type(ast, value, `cannot be written as JSON: ${reason}`) }))
+  }
+}
+
+const notJsonSafe = (event: unknown, ast: SchemaAST.AST, cause: ParseResult.ParseError): ParseResult.ParseError =>
+  new ParseResult.ParseError({
+    issue: new ParseResult.Type(
+      ast,
+      event,
+      `the event does not survive a JSON round trip (its encoded form holds a value JSON cannot carry, such as NaN, Infinity or a Date object), so it could never be read back: ${cause.message}`
+    )
+  })
+
 /**
  * Builds a codec from a schema whose type is a union of tagged events.
  *
@@ -136,8 +156,10 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
       data = upcasted.data
     }
     if (!isRecord(data)) return fail(row, notAnObject(data, type))
-    data["_tag"] = type
-    const decoded = decodeEvent(data)
+    // an upcaster may hand back an object it keeps (or froze): tag a copy of it
+    const tagged: Record<string, unknown> = upcast === undefined ? data : { ...data }
+    tagged["_tag"] = type
+    const decoded = decodeEvent(tagged)
     if (Either.isLeft(decoded)) return fail(row, decoded.left)
     let metadata = emptyMetadata
     if (row.metadata !== "{}") {
@@ -157,10 +179,20 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
     })
   }
 
+  /**
+   * Encodes, writes the JSON, and checks that the JSON decodes again: an encoded
+   * side that JSON cannot carry (`NaN`, a `bigint`, a `Date` from `DateFromSelf`)
+   * fails here, typed, instead of being stored and failing every later read.
+   */
   const encode = (event: E): Either.Either<RawEncoded, ParseResult.ParseError> =>
-    Either.map(encodeEvent(event), (encoded) => {
+    Either.flatMap(encodeEvent(event), (encoded) => {
       const { _tag, ...payload } = encoded
-      return { type: _tag, data: JSON.stringify(payload) }
+      return Either.flatMap(stringify(payload, schema.ast), (data) => {
+        const roundTrip = decodeEvent({ ...JSON.parse(data), _tag })
+        return Either.isRight(roundTrip)
+          ? Either.right({ type: _tag, data })
+          : Either.left(notJsonSafe(event, schema.ast, roundTrip.left))
+      })
     })
 
   return { encode, decode }
@@ -185,13 +217,16 @@ export const upcasters = (byType: Readonly<Record<string, (data: unknown) => Raw
   return upcast === undefined ? event : upcast(event.data)
 }
 
+const stringifyMetadata = Schema.encodeEither(Schema.parseJson(MetadataSchema))
+
 /**
- * Encodes a metadata object to the JSON text the store keeps.
+ * Encodes a metadata object to the JSON text the store keeps; fails when it
+ * holds a value JSON cannot write (a `bigint`, a cycle).
  *
  * @since 0.1.0
  */
-export const encodeMetadata = (metadata: Metadata | undefined): string =>
-  metadata === undefined ? "{}" : JSON.stringify(metadata)
+export const encodeMetadata = (metadata: Metadata | undefined): Either.Either<string, ParseResult.ParseError> =>
+  metadata === undefined ? Either.right("{}") : stringifyMetadata(metadata)
 
 /**
  * Options for one event in {@link toEventData}.
@@ -214,10 +249,10 @@ export const toEventData = <E>(
   event: E,
   options: EventDataOptions = {}
 ): Effect.Effect<EventData, ParseResult.ParseError> =>
-  Effect.flatMap(codec.encode(event), (encoded) =>
+  Effect.flatMap(Either.all([codec.encode(event), encodeMetadata(options.metadata)]), ([encoded, metadata]) =>
     Effect.map(options.eventId === undefined ? makeEventId : Effect.succeed(options.eventId), (eventId) => ({
       eventId,
       type: encoded.type,
       data: encoded.data,
-      metadata: encodeMetadata(options.metadata)
+      metadata
     })))

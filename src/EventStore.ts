@@ -13,7 +13,7 @@
  */
 import { Chunk, Context, Effect, Either, Metric, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
-import type { EventData, Metadata, RecordedEvent, StoredEvent } from "./Event.ts"
+import type { EventData, EventId, Metadata, RecordedEvent, StoredEvent } from "./Event.ts"
 import type { EventCodec } from "./EventCodec.ts"
 import { encodeMetadata } from "./EventCodec.ts"
 import { makeEventId } from "./Event.ts"
@@ -177,6 +177,13 @@ export interface TypedStreamWrite<E> {
   readonly events: ReadonlyArray<E>
   /** Metadata stored with every event of this write. */
   readonly metadata?: Metadata
+  /**
+   * Ids for the events, by index; an event without one gets a fresh random id.
+   * Choosing ids (derived from a request id, say) makes a retried append
+   * idempotent: the second attempt fails with `DuplicateEventId` instead of
+   * storing the events twice.
+   */
+  readonly eventIds?: ReadonlyArray<EventId>
 }
 
 /**
@@ -194,8 +201,8 @@ export interface TypedEventStore<E> {
 }
 
 /**
- * Encodes typed writes into the `StreamWrite`s the store takes; each event gets a
- * fresh random id.
+ * Encodes typed writes into the `StreamWrite`s the store takes; each event gets
+ * the id the write gives it or a fresh random one.
  *
  * @since 0.1.0
  */
@@ -205,16 +212,18 @@ export const encodeWrites = <E>(
 ): Effect.Effect<Array<StreamWrite>, EventEncodeError> =>
   Effect.forEach(writes, (write) =>
     Effect.map(
-      Effect.forEach(write.events, (event) => {
-        const encoded = codec.encode(event)
+      Effect.forEach(write.events, (event, i) => {
+        const encoded = Either.all([codec.encode(event), encodeMetadata(write.metadata)])
         if (Either.isLeft(encoded)) {
           return Effect.fail(new EventEncodeError({ streamId: write.streamId, cause: encoded.left }))
         }
-        return Effect.map(makeEventId, (eventId): EventData => ({
+        const [{ type, data }, metadata] = encoded.right
+        const given = write.eventIds?.[i]
+        return Effect.map(given === undefined ? makeEventId : Effect.succeed(given), (eventId): EventData => ({
           eventId,
-          type: encoded.right.type,
-          data: encoded.right.data,
-          metadata: encodeMetadata(write.metadata)
+          type,
+          data,
+          metadata
         }))
       }),
       (events): StreamWrite => ({ streamId: write.streamId, expected: write.expected, events })

@@ -91,5 +91,6 @@ export const metadata: fc.Arbitrary<Metadata> = fc.dictionary(
 export const eventData = <E>(codec: EventCodec<E>, events: fc.Arbitrary<E>): fc.Arbitrary<EventData> =>
   fc.tuple(eventId, events, metadata).map(([id, event, meta]) => {
     const encoded = Either.getOrThrowWith(codec.encode(event), (error) => error)
-    return { eventId: id, type: encoded.type, data: encoded.data, metadata: encodeMetadata(meta) }
+    const encodedMetadata = Either.getOrThrowWith(encodeMetadata(meta), (error) => error)
+    return { eventId: id, type: encoded.type, data: encoded.data, metadata: encodedMetadata }
   })
