@@ -1,8 +1,8 @@
 /**
  * Stream identifiers: branded, validated strings naming one event stream.
  *
- * A stream id is 1 to 200 characters (Unicode code points) with no control
- * characters. Anything else is stored and read back literally: quotes, `%`, `_`,
+ * A stream id is 1 to 200 characters (Unicode code points), well-formed (no lone
+ * surrogates), with no control characters. Anything else is stored and read back literally: quotes, `%`, `_`,
  * unicode and SQL fragments are plain data to every backend.
  *
  * @example
@@ -23,6 +23,8 @@ import { Either, ParseResult, Schema } from "effect"
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/u
+/** A UTF-16 surrogate without its partner: not text, and no backend can store it as given. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 /**
  * Schema of a stream id: decodes a string into the branded `StreamId`.
@@ -35,10 +37,11 @@ export const StreamId = Schema.String.pipe(
     if (length < 1) return "a stream id must not be empty"
     if (length > 200) return `a stream id has at most 200 characters, got ${length}`
     if (controlCharacters.test(s)) return "a stream id must not contain control characters"
+    if (loneSurrogate.test(s)) return "a stream id must be well-formed Unicode (it contains a lone surrogate)"
     return true
   }),
   Schema.brand("eventfold/StreamId"),
-  Schema.annotations({ identifier: "StreamId", description: "1-200 characters, no control characters" })
+  Schema.annotations({ identifier: "StreamId", description: "1-200 characters, no control characters, no lone surrogates" })
 )
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Schema } from "effect"
-import { Event, EventCodec, StreamId } from "eventfold"
+import { Chunk, Effect, Either, Schema, Stream } from "effect"
+import { Event, EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
+import { MemoryEventStore } from "eventfold/memory"
 
 class Opened extends Schema.TaggedClass<Opened>()("Opened", { owner: Schema.String }) {}
 class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", {
@@ -82,4 +83,67 @@ describe("EventCodec", () => {
       expect(other.eventId).not.toBe(data.eventId)
       expect(other.metadata).toBe("{}")
     }))
+
+  describe("encoding refuses what JSON cannot carry, so nothing unreadable is stored", () => {
+    class Measured extends Schema.TaggedClass<Measured>()("Measured", { value: Schema.Number }) {}
+    class Counted extends Schema.TaggedClass<Counted>()("Counted", { count: Schema.BigIntFromSelf }) {}
+    class Stamped extends Schema.TaggedClass<Stamped>()("Stamped", { at: Schema.DateFromSelf }) {}
+    const odd = EventCodec.make(Schema.Union(Measured, Counted, Stamped))
+
+    it("NaN and Infinity (JSON writes them as null) fail the round trip", () => {
+      for (const value of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const error = Either.getLeft(odd.encode(new Measured({ value })))
+        expect(error._tag).toBe("Some")
+        expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain("does not survive a JSON round trip")
+      }
+      expect(Either.getOrThrow(odd.encode(new Measured({ value: 1.5 })))).toEqual({ type: "Measured", data: "{\"value\":1.5}" })
+    })
+
+    it("a bigint (JSON.stringify throws) fails with a ParseError, not an exception", () => {
+      const error = Either.getLeft(odd.encode(new Counted({ count: 10n })))
+      expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain("cannot be written as JSON")
+    })
+
+    it("a Date object under DateFromSelf (JSON writes a string) fails the round trip", () => {
+      const error = Either.getLeft(odd.encode(new Stamped({ at: new Date(0) })))
+      expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain("does not survive a JSON round trip")
+    })
+
+    it.effect("a typed append of such an event fails with EventEncodeError and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.typed(odd)
+        const streamId = StreamId.unsafeMake("odd")
+        const error = yield* Effect.flip(store.append({ streamId, expected: ExpectedVersion.any, events: [new Measured({ value: 1 }), new Counted({ count: 1n })] }))
+        expect(error).toMatchObject({ _tag: "EventEncodeError", streamId: "odd" })
+        expect(yield* Stream.runCount(store.read(streamId))).toBe(0)
+      }).pipe(Effect.provide(MemoryEventStore.layer)))
+
+    it.effect("metadata that JSON cannot write fails toEventData typed", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(EventCodec.toEventData(odd, new Measured({ value: 1 }), { metadata: { n: 1n } }))
+        expect(error._tag).toBe("ParseError")
+      }))
+  })
+
+  it("an upcaster may return a frozen object; the row still decodes", () => {
+    const frozen = EventCodec.make(AccountEvent, {
+      upcast: EventCodec.upcasters({ Created: (data) => ({ type: "Opened", data: Object.freeze({ owner: (data as { name: string }).name }) }) })
+    })
+    const decoded = Either.getOrThrow(frozen.decode(row("Created", "{\"name\":\"Ada\"}")))
+    expect(decoded.data).toEqual(new Opened({ owner: "Ada" }))
+    expect(decoded.type).toBe("Created")
+  })
+
+  it.effect("typed appends use the event ids a write names, so a retried append is refused as a duplicate", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.typed(codec)
+      const streamId = StreamId.unsafeMake("idempotent")
+      const eventIds = [Event.EventId.make("0b7e8f5a-3c1d-4e2f-9a8b-7c6d5e4f3a2b")]
+      const write = { streamId, expected: ExpectedVersion.any, events: [new Opened({ owner: "Ada" })], eventIds }
+      yield* store.append(write)
+      const again = yield* Effect.flip(store.append(write))
+      expect(again).toMatchObject({ _tag: "DuplicateEventId", eventId: eventIds[0] })
+      const stored = yield* Stream.runCollect(store.read(streamId))
+      expect(Chunk.toReadonlyArray(stored).map((e) => e.eventId)).toEqual(eventIds)
+    }).pipe(Effect.provide(MemoryEventStore.layer)))
 })

@@ -33,6 +33,14 @@ describe("StreamId", () => {
     }
   })
 
+  it("ids with a lone UTF-16 surrogate are rejected; paired surrogates (astral characters) are fine", () => {
+    for (const bad of ["a\uD800", "\uDC00b", "x\uDBFFy", "\uDC00\uD800"]) {
+      const result = StreamId.either(bad)
+      expect(Either.getLeft(result).pipe((o) => o._tag === "Some" && o.value.reason)).toContain("lone surrogate")
+    }
+    expect(Either.getOrThrow(StreamId.either("rocket-\uD83D\uDE80"))).toBe("rocket-🚀")
+  })
+
   it("unsafeMake throws the typed error for a bad literal", () => {
     expect(() => StreamId.unsafeMake("")).toThrow(StreamId.InvalidStreamId)
   })

@@ -4,6 +4,7 @@
  */
 import { Either } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
+import type { EventData } from "../Event.ts"
 import type { ReadAllOptions, ReadOptions, StreamWrite } from "../EventStore.ts"
 import { defaultPageSize, writesOf } from "../EventStore.ts"
 import { DuplicateEventId, InvalidArgument } from "../StoreError.ts"
@@ -49,9 +50,46 @@ export const resolveReadAll = (options: ReadAllOptions | undefined): Either.Eith
   return Either.right({ fromPosition, pageSize })
 }
 
+/** A lowercase UUID, the form PostgreSQL's `uuid` reads back. */
+const lowercaseUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+const isJson = (text: string): boolean => {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const isJsonObject = (text: string): boolean => {
+  if (text === "{}") return true
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+  } catch {
+    return false
+  }
+}
+
+/** Why an event cannot be stored as given, or undefined when it can. */
+const eventProblem = (event: EventData): string | undefined => {
+  if (typeof event.eventId !== "string" || !lowercaseUuid.test(event.eventId)) {
+    return `eventId must be a lowercase UUID, got ${JSON.stringify(event.eventId)}`
+  }
+  if (typeof event.type !== "string" || event.type.length === 0) return `the type of event ${event.eventId} must be a non-empty string`
+  if (typeof event.data !== "string" || !isJson(event.data)) return `the data of event ${event.eventId} must be JSON text`
+  if (typeof event.metadata !== "string" || !isJsonObject(event.metadata)) {
+    return `the metadata of event ${event.eventId} must be the JSON text of an object`
+  }
+  return undefined
+}
+
 /**
  * Checks an append's writes: at least one, each stream at most once, no event id
- * twice. Returns them as a list.
+ * twice, and every event storable (a lowercase UUID id, a type, JSON data, JSON
+ * object metadata), so that every backend refuses the same input and nothing is
+ * stored that a typed read could never decode. Returns the writes as a list.
  */
 export const checkWrites = (
   input: StreamWrite | NonEmptyReadonlyArray<StreamWrite>
@@ -66,6 +104,8 @@ export const checkWrites = (
     }
     streams.add(write.streamId)
     for (const event of write.events) {
+      const problem = eventProblem(event)
+      if (problem !== undefined) return invalid("append", `${problem} (stream ${JSON.stringify(write.streamId)})`)
       if (ids.has(event.eventId)) {
         return Either.left(new DuplicateEventId({ eventId: event.eventId, streamId: write.streamId }))
       }
