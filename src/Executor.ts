@@ -29,7 +29,6 @@ import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Metric, Schedul
 import type { MetricKeyType, MetricState } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Decider } from "./Decider.ts"
-import { streamsOf } from "./Decider.ts"
 import type { Metadata } from "./Event.ts"
 import type { EventCodec } from "./EventCodec.ts"
 import type { StreamWrite, TypedStreamWrite } from "./EventStore.ts"
@@ -46,6 +45,7 @@ import type {
   StoreUnavailable
 } from "./StoreError.ts"
 import { WrongExpectedVersion } from "./StoreError.ts"
+import type { InvalidStreamId } from "./StreamId.ts"
 
 type Tagged = { readonly _tag: string }
 
@@ -77,6 +77,7 @@ export type ExecuteError =
   | StoreUnavailable
   | InvalidArgument
   | Pipeline.InvalidDecision
+  | InvalidStreamId
   | RetriesExhausted
 
 /**
@@ -387,7 +388,7 @@ export const makeWith = (store: EventStore.Service, options: Options = {}): Exec
         ),
         timed(duration),
         Effect.withSpan("eventfold.execute", {
-          attributes: { "eventfold.decider": decider.name, "eventfold.stream_ids": streamsOf(decider, command) }
+          attributes: { "eventfold.decider": decider.name, "eventfold.stream_ids": Either.getOrElse(Pipeline.streamsFor(decider, command), () => []) }
         })
       )
     })

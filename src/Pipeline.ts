@@ -29,6 +29,7 @@ import type { EventFor } from "./Decider.ts"
 import type { AppendResult, StreamAppendResult } from "./EventStore.ts"
 import * as ExpectedVersion from "./ExpectedVersion.ts"
 import type { EventDecodeError, ReadError, WrongExpectedVersion } from "./StoreError.ts"
+import { InvalidStreamId } from "./StreamId.ts"
 import type { StreamId } from "./StreamId.ts"
 
 type Tagged = { readonly _tag: string }
@@ -247,7 +248,7 @@ export type Failure<Err> =
   | { readonly reason: "rejected"; readonly error: Err }
   | { readonly reason: "read"; readonly error: ReadError | EventDecodeError }
   | { readonly reason: "conflict"; readonly error: WrongExpectedVersion }
-  | { readonly reason: "invalid"; readonly error: InvalidDecision | UnexpectedInput }
+  | { readonly reason: "invalid"; readonly error: InvalidDecision | UnexpectedInput | InvalidStreamId }
 
 /**
  * End: the command failed.
@@ -300,7 +301,9 @@ const read = <C, S, E extends Tagged, Err>(pipeline: Reading<C, S, E, Err>): Rea
  * @since 0.1.0
  */
 export const start = <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>, command: C): Step<C, S, E, Err> => {
-  const streams = streamsOf(decider, command)
+  const named = namingStreams(() => streamsOf(decider, command))
+  if (Either.isLeft(named)) return named.left
+  const streams = named.right
   if (streams.length === 0) {
     return failed({
       reason: "invalid",
@@ -362,19 +365,72 @@ export const feed = <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, i
   }
 }
 
+/**
+ * The most streams one command may read, discovered ones included. A `discover`
+ * that names a new stream every time it is asked would otherwise read forever.
+ *
+ * @since 0.1.0
+ */
+export const maxStreams = 1_000
+
+/**
+ * Calls the decider's `streams` or `discover`. A stream id they build with
+ * `StreamId.unsafeMake` from bad input throws `InvalidStreamId`; it becomes a
+ * typed failure of the command, not a defect. Anything else thrown is a bug in
+ * the decider and stays a defect.
+ */
+const catchInvalidStreamId = (
+  name: () => ReadonlyArray<StreamId>
+): Either.Either<ReadonlyArray<StreamId>, InvalidStreamId> => {
+  try {
+    return Either.right(name())
+  } catch (error) {
+    if (error instanceof InvalidStreamId) return Either.left(error)
+    // eslint-disable-next-line no-restricted-syntax -- not ours to type: a decider's bug stays a defect
+    throw error
+  }
+}
+
+const namingStreams = (name: () => ReadonlyArray<StreamId>): Either.Either<ReadonlyArray<StreamId>, Failed<never>> =>
+  Either.mapLeft(catchInvalidStreamId(name), (error) => failed({ reason: "invalid", error }))
+
+/**
+ * The streams a command names (`decider.streams`), with an `InvalidStreamId`
+ * thrown while building them returned as a value.
+ *
+ * @since 0.1.0
+ */
+export const streamsFor = <C, S, E extends Tagged, Err>(
+  decider: Decider<C, S, E, Err>,
+  command: C
+): Either.Either<ReadonlyArray<StreamId>, InvalidStreamId> => catchInvalidStreamId(() => streamsOf(decider, command))
+
 const streamEnded = <C, S, E extends Tagged, Err>(pipeline: Reading<C, S, E, Err>): Step<C, S, E, Err> => {
   const versions = [...pipeline.versions, pipeline.count]
   const next: Reading<C, S, E, Err> = { ...pipeline, versions, count: 0 }
   if (versions.length < pipeline.streams.length) return read(next)
   const discover = pipeline.decider.discover
   if (discover !== undefined) {
+    const discovered = namingStreams(() => discover(pipeline.command, pipeline.state))
+    if (Either.isLeft(discovered)) return discovered.left
     const known = new Set(pipeline.streams)
-    const found = discover(pipeline.command, pipeline.state).filter((streamId) => {
+    const found = discovered.right.filter((streamId) => {
       if (known.has(streamId)) return false
       known.add(streamId)
       return true
     })
-    if (found.length > 0) return read({ ...next, streams: [...pipeline.streams, ...found] })
+    if (found.length > 0) {
+      if (known.size > maxStreams) {
+        return failed({
+          reason: "invalid",
+          error: new InvalidDecision({
+            decider: pipeline.decider.name,
+            reason: `discover named more than ${maxStreams} streams for one command (does it name a new stream every time?)`
+          })
+        })
+      }
+      return read({ ...next, streams: [...pipeline.streams, ...found] })
+    }
   }
   return decide(next)
 }

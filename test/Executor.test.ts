@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Layer, Metric, Schedule, Stream, TestClock, Tracer } from "effect"
+import { Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, Schedule, Stream, TestClock, Tracer } from "effect"
 import { Decider, Event, EventStore, Executor, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import {
@@ -150,6 +150,15 @@ describe("Executor over the memory store", () => {
       expect(notOpen).toEqual(new AccountNotOpen({ account: "zoe" }))
     }).pipe(withExecutor(MemoryEventStore.layer)))
 
+  it.effect("a command whose stream id cannot be built fails with InvalidStreamId, typed, and appends nothing", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Executor.execute(account, new Deposit({ id: "x".repeat(300), amount: 1 })))
+      expect(error).toBeInstanceOf(StreamId.InvalidStreamId)
+      expect(error.message).toContain("at most 200 characters")
+      const store = yield* EventStore.EventStore
+      expect(yield* Stream.runCount(store.readAll())).toBe(0)
+    }).pipe(withExecutor(MemoryEventStore.layer)))
+
   it.effect("stores the execution's metadata with every appended event", () =>
     Effect.gen(function*() {
       yield* Executor.execute(account, new Open({ id: "ada", owner: "Ada", feeAccount: null }), {
@@ -243,6 +252,32 @@ describe("Executor retries", () => {
       expect(error.message).toBe(`Command gave up after 5 attempts: ${error.last.message}`)
       // nothing of the command was written: only the concurrent deposits
       expect((yield* readBack(ada)).filter((e) => e._tag === "Withdrawn")).toEqual([])
+    }).pipe(withExecutor(movingStore(control)))
+  })
+
+  it.effect("backs off exponentially with jitter by default: about 10, 20, 40 and 80 ms between the 5 attempts", () => {
+    const control = { moves: 0, target: ada }
+    return Effect.gen(function*() {
+      yield* openAccount("ada", 100)
+      control.moves = Number.POSITIVE_INFINITY
+      const fiber = yield* Effect.fork(Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 30 }))))
+      const delays: Array<number> = []
+      for (let retry = 0; retry < 4; retry++) {
+        while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* Effect.yieldNow()
+        const wakeAt = Chunk.unsafeHead(yield* TestClock.sleeps())
+        const delay = wakeAt - (yield* Clock.currentTimeMillis)
+        delays.push(delay)
+        yield* TestClock.adjust(Duration.millis(delay))
+      }
+      const error = yield* Fiber.join(fiber)
+      expect(error).toMatchObject({ _tag: "RetriesExhausted", attempts: 5 })
+      expect(delays).toHaveLength(4)
+      delays.forEach((delay, i) => {
+        const base = 10 * 2 ** i
+        expect(delay).toBeGreaterThanOrEqual(base * 0.8)
+        expect(delay).toBeLessThanOrEqual(base * 1.2)
+      })
+      expect(yield* TestClock.sleeps()).toEqual(Chunk.empty())
     }).pipe(withExecutor(movingStore(control)))
   })
 

@@ -180,7 +180,6 @@ describe("Pipeline, several streams", () => {
     const moved = new StoreError.WrongExpectedVersion({ streamId: fees, expected: ExpectedVersion.unsafeExact(3), actual: 4 })
     const failed = asFailed(Pipeline.feed(append, Pipeline.Conflicted(moved)))
     expect(failed).toEqual({ _tag: "Failed", reason: "conflict", error: moved })
-    expect(moved.streamId).toBe(fees)
   })
 
   it("does not read a discovered stream twice when discover names a stream already read", () => {
@@ -218,6 +217,46 @@ describe("Pipeline, several streams", () => {
       { streamId: b, expected: ExpectedVersion.unsafeExact(2), events: [] },
       { streamId: c, expected: ExpectedVersion.noStream, events: [] }
     ])
+  })
+
+  it("fails with InvalidDecision when discover keeps naming new streams, past Pipeline.maxStreams", () => {
+    class Touched extends Schema.TaggedClass<Touched>()("Touched", {}) {}
+    let asked = 0
+    const endless = Decider.make({
+      name: "Endless",
+      codec: EventCodec.make(Touched),
+      initialState: 0,
+      evolve: (n) => n,
+      streams: (first: string) => StreamId.unsafeMake(first),
+      // names one more stream each time it is asked, forever
+      discover: () => [StreamId.unsafeMake(`s-${++asked}`)],
+      decide: () => Either.right([new Touched()])
+    })
+    let step = Pipeline.start(endless, "s-0")
+    let reads = 0
+    while (step._tag === "Read") {
+      reads++
+      step = Pipeline.feed(step, Pipeline.StreamEnded(step.streamId))
+    }
+    expect(reads).toBe(Pipeline.maxStreams)
+    const failed = asFailed(step)
+    expect(failed.reason).toBe("invalid")
+    expect(failed.error).toMatchObject({ _tag: "InvalidDecision", decider: "Endless" })
+    expect(failed.error.message).toContain(`more than ${Pipeline.maxStreams} streams`)
+  })
+
+  it("a stream id that streams or discover cannot build is a typed InvalidStreamId failure, not a defect", () => {
+    const tooLong = "x".repeat(300)
+    const fromCommand = asFailed(Pipeline.start(account, new Deposit({ id: tooLong, amount: 1 })))
+    expect(fromCommand.reason).toBe("invalid")
+    expect(fromCommand.error).toBeInstanceOf(StreamId.InvalidStreamId)
+    expect(fromCommand.error).toMatchObject({ input: `account-${tooLong}` })
+
+    let step = Pipeline.start(transfer, new Transfer({ from: "ada", to: "bob", amount: 5 }))
+    step = feedStream(step, [new Opened({ owner: "Ada", feeAccount: "bad\nfee" }), new Deposited({ amount: 50 })])
+    const discovered = asFailed(feedStream(step, [opened()]))
+    expect(discovered.error).toBeInstanceOf(StreamId.InvalidStreamId)
+    expect(discovered.error.message).toContain("control characters")
   })
 
   it("fails with the first domain error of a multi-stream decision", () => {
