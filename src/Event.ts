@@ -16,7 +16,7 @@ import type { StreamId } from "./StreamId.ts"
  */
 export const EventId = Schema.UUID.pipe(Schema.brand("eventfold/EventId"))
 
-/** @since 0.1.0 */
+/** An event id: a UUID, branded. @since 0.1.0 */
 export type EventId = typeof EventId.Type
 
 /**
@@ -33,7 +33,7 @@ export const makeEventId: Effect.Effect<EventId> = Effect.sync(() => EventId.mak
  */
 export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
-/** @since 0.1.0 */
+/** Event metadata: a JSON object. @since 0.1.0 */
 export type Metadata = typeof Metadata.Type
 
 /**

@@ -11,13 +11,13 @@
  */
 import { Either, Schema } from "effect"
 
-/** @since 0.1.0 */
+/** Append whatever the stream's version. @since 0.1.0 */
 export const Any = Schema.TaggedStruct("Any", {})
-/** @since 0.1.0 */
+/** Append only if the stream has no events yet. @since 0.1.0 */
 export const NoStream = Schema.TaggedStruct("NoStream", {})
-/** @since 0.1.0 */
+/** Append only if the stream has at least one event. @since 0.1.0 */
 export const StreamExists = Schema.TaggedStruct("StreamExists", {})
-/** @since 0.1.0 */
+/** Append only if the stream's last version is exactly `version` (0: no events). @since 0.1.0 */
 export const Exact = Schema.TaggedStruct("Exact", { version: Schema.NonNegativeInt })
 
 /**
@@ -27,7 +27,7 @@ export const Exact = Schema.TaggedStruct("Exact", { version: Schema.NonNegativeI
  */
 export const ExpectedVersion = Schema.Union(Any, NoStream, StreamExists, Exact)
 
-/** @since 0.1.0 */
+/** The version an append expects a stream to be at: `Any`, `NoStream`, `StreamExists` or `Exact(n)`. @since 0.1.0 */
 export type ExpectedVersion = typeof ExpectedVersion.Type
 
 /** Expect nothing: the append never conflicts. @since 0.1.0 */

@@ -130,15 +130,15 @@ export interface Conflicted {
  */
 export type Input<E> = StreamEvent<E> | StreamEnded | ReadFailed | Appended | Conflicted
 
-/** @since 0.1.0 */
+/** Input: the next event of the stream being read. @since 0.1.0 */
 export const StreamEvent = <E>(streamId: StreamId, event: E): StreamEvent<E> => ({ _tag: "StreamEvent", streamId, event })
-/** @since 0.1.0 */
+/** Input: the stream being read has no more events. @since 0.1.0 */
 export const StreamEnded = (streamId: StreamId): StreamEnded => ({ _tag: "StreamEnded", streamId })
-/** @since 0.1.0 */
+/** Input: reading or decoding the stream failed. @since 0.1.0 */
 export const ReadFailed = (error: ReadError | EventDecodeError): ReadFailed => ({ _tag: "ReadFailed", error })
-/** @since 0.1.0 */
+/** Input: the append succeeded with this result. @since 0.1.0 */
 export const Appended = (result: AppendResult): Appended => ({ _tag: "Appended", result })
-/** @since 0.1.0 */
+/** Input: the append met a stream that had moved. @since 0.1.0 */
 export const Conflicted = (error: WrongExpectedVersion): Conflicted => ({ _tag: "Conflicted", error })
 
 // ---------------------------------------------------------------------------
