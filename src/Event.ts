@@ -26,6 +26,38 @@ export type EventId = typeof EventId.Type
  */
 export const makeEventId: Effect.Effect<EventId> = Effect.sync(() => EventId.make(crypto.randomUUID(), { disableValidation: true }))
 
+const hex = (bytes: Uint8Array, from: number, to: number): string => {
+  let out = ""
+  for (let i = from; i < to; i++) out += bytes[i]!.toString(16).padStart(2, "0")
+  return out
+}
+
+/**
+ * A deterministic event id: a UUID (version 8, RFC 9562) made from the SHA-256 of
+ * `key` and `index`. The same key and index always give the same id, so an
+ * append retried after an unknown outcome (a lost reply, a failed commit) is
+ * refused with `DuplicateEventId` instead of storing its events twice. Use a
+ * key that names the request (an HTTP idempotency key, a message id).
+ *
+ * @example
+ * ```ts
+ * const id = yield* Event.eventIdFrom("request-7f3a", 0)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const eventIdFrom = (key: string, index: number): Effect.Effect<EventId> =>
+  Effect.map(
+    Effect.promise(() => crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${key}\u0000${index}`))),
+    (digest) => {
+      const bytes = new Uint8Array(digest, 0, 16)
+      bytes[6] = (bytes[6]! & 0x0f) | 0x80 // version 8
+      bytes[8] = (bytes[8]! & 0x3f) | 0x80 // RFC 9562 variant
+      const uuid = `${hex(bytes, 0, 4)}-${hex(bytes, 4, 6)}-${hex(bytes, 6, 8)}-${hex(bytes, 8, 10)}-${hex(bytes, 10, 16)}`
+      return EventId.make(uuid, { disableValidation: true })
+    }
+  )
+
 /**
  * Free-form event metadata (correlation ids, user, ...), a JSON object.
  *

@@ -25,10 +25,11 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Clock, Context, Duration, Effect, Either, Layer, Metric, Schedule, Schema, Stream } from "effect"
+import { Array as Arr, Chunk, Clock, Context, Duration, Effect, Either, Layer, Metric, Schedule, Schema, Stream } from "effect"
 import type { MetricKeyType, MetricState } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Decider } from "./Decider.ts"
+import { eventIdFrom } from "./Event.ts"
 import type { Metadata } from "./Event.ts"
 import type { EventCodec } from "./EventCodec.ts"
 import type { StreamWrite, TypedStreamWrite } from "./EventStore.ts"
@@ -112,6 +113,14 @@ export interface Options {
 export interface ExecuteOptions {
   /** Stored with every appended event (correlation id, user, ...). */
   readonly metadata?: Metadata
+  /**
+   * Makes the command idempotent: its events get ids derived from this key
+   * ({@link Event.eventIdFrom}, by the event's index in the decision) instead of
+   * random ones. Running the command again with the same key, after a lost reply
+   * or an unknown commit, fails with `DuplicateEventId` when its events are
+   * already stored, and writes nothing twice. Use a key per request.
+   */
+  readonly idempotencyKey?: string
 }
 
 /**
@@ -279,13 +288,21 @@ export const makeWith = (store: EventStore.Service, options: Options = {}): Exec
     step: Pipeline.Append<S, E>,
     codec: EventCodec<E>,
     attempt: number,
-    metadata: Metadata | undefined
+    options: ExecuteOptions
   ): Effect.Effect<Pipeline.Step<C, S, E, Err>, EventEncodeError | Exclude<AppendError, WrongExpectedVersion>> => {
-    const typedWrites: Array<TypedStreamWrite<E>> = step.writes.map((write) =>
-      metadata === undefined ? write : { ...write, metadata }
-    )
+    const { idempotencyKey, metadata } = options
     const count = step.pipeline.events.length
-    return encodeWrites(codec, typedWrites).pipe(
+    const ids = idempotencyKey === undefined
+      ? Effect.succeed(undefined)
+      : Effect.forEach(Arr.range(0, count - 1), (i) => eventIdFrom(idempotencyKey, i))
+    return Effect.flatMap(ids, (eventIds) => {
+      let next = 0
+      const typedWrites: Array<TypedStreamWrite<E>> = step.writes.map((write) => {
+        const withIds = eventIds === undefined ? write : { ...write, eventIds: eventIds.slice(next, next += write.events.length) }
+        return metadata === undefined ? withIds : { ...withIds, metadata }
+      })
+      return encodeWrites(codec, typedWrites)
+    }).pipe(
       Effect.flatMap((writes) => store.append(writes as unknown as NonEmptyReadonlyArray<StreamWrite>)),
       Effect.tap((result) =>
         Effect.zipRight(
@@ -336,7 +353,7 @@ export const makeWith = (store: EventStore.Service, options: Options = {}): Exec
               }
               case "Append": {
                 const appended = yield* Effect.either(
-                  appendStep<C, S, E, Err>(step, decider.codec, attempt, executeOptions.metadata)
+                  appendStep<C, S, E, Err>(step, decider.codec, attempt, executeOptions)
                 )
                 if (Either.isLeft(appended)) return Either.left(appended.left)
                 step = appended.right

@@ -159,6 +159,36 @@ describe("Executor over the memory store", () => {
       expect(yield* Stream.runCount(store.readAll())).toBe(0)
     }).pipe(withExecutor(MemoryEventStore.layer)))
 
+  it.effect("with an idempotencyKey a command run twice (say, after a lost reply) appends once; the rerun fails with DuplicateEventId", () =>
+    Effect.gen(function*() {
+      yield* openAccount("ada", 100)
+      const command = new Withdraw({ id: "ada", amount: 30 })
+      const first = yield* Executor.execute(account, command, { idempotencyKey: "request-1" })
+      expect(first.state.balance).toBe(70)
+      const rerun = yield* Effect.flip(Executor.execute(account, command, { idempotencyKey: "request-1" }))
+      expect(rerun).toMatchObject({ _tag: "DuplicateEventId", streamId: ada, eventId: yield* Event.eventIdFrom("request-1", 0) })
+      expect((yield* readBack(ada)).filter((e) => e._tag === "Withdrawn")).toHaveLength(1)
+      // another key is another request
+      expect((yield* Executor.execute(account, command, { idempotencyKey: "request-2" })).state.balance).toBe(40)
+    }).pipe(withExecutor(MemoryEventStore.layer)))
+
+  it.effect("an idempotent multi-stream command numbers its events across streams and survives a conflict retry", () => {
+    const control = { moves: 0, target: ada }
+    return Effect.gen(function*() {
+      yield* openAccount("ada", 100)
+      yield* openAccount("bob", 0)
+      control.moves = 1
+      const retriesBefore = yield* counter(Executor.retries)
+      const fiber = yield* Effect.fork(Executor.execute(transfer, new Transfer({ from: "ada", to: "bob", amount: 10 }), { idempotencyKey: "t-1" }))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      const store = yield* EventStore.EventStore
+      const ids = (yield* Stream.runCollect(store.readAll())).pipe(Chunk.toReadonlyArray).slice(-2).map((e) => e.eventId)
+      expect(ids).toEqual([yield* Event.eventIdFrom("t-1", 0), yield* Event.eventIdFrom("t-1", 1)])
+      expect((yield* counter(Executor.retries)) - retriesBefore).toBe(1)
+    }).pipe(withExecutor(movingStore(control)))
+  })
+
   it.effect("stores the execution's metadata with every appended event", () =>
     Effect.gen(function*() {
       yield* Executor.execute(account, new Open({ id: "ada", owner: "Ada", feeAccount: null }), {
