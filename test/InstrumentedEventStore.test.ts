@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Metric, Stream, Tracer } from "effect"
 import { Event, EventStore, ExpectedVersion, InstrumentedEventStore, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
-import { StoreContract } from "eventfold/testing"
+import { StoreContract } from "eventfold/testing/vitest"
 
 const instrumentedMemory = () => InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer))
 

@@ -176,12 +176,25 @@ export const decider = <C, S, E extends Tagged, Err>(model: Decider<C, S, E, Err
  *
  * @since 0.1.0
  */
-export interface ExecutorOptions {
-  /** The store to run on (default: a fresh memory store per scenario). */
-  readonly store?: Layer.Layer<EventStore, unknown>
+export interface ExecutorOptions<StoreErr = never> {
+  /**
+   * The store to run on (default: a fresh memory store per scenario). If building
+   * it can fail, the scenario's Effect can fail with that error too.
+   */
+  readonly store?: Layer.Layer<EventStore, StoreErr>
   /** Executor options (retry schedule, page size). */
   readonly executor?: Executor.Options
 }
+
+/**
+ * What an executor scenario's Effect fails with: a `ScenarioFailure` when the
+ * outcome was not the expected one; an `ExecuteError` when the store failed
+ * while the history was stored or the command's events decoded; `StoreErr`
+ * when building the store layer failed.
+ *
+ * @since 0.1.0
+ */
+export type ExecutorScenarioError<StoreErr = never> = ScenarioFailure | Executor.ExecuteError | StoreErr
 
 /**
  * A scenario that runs the command through the `Executor` over a store: the
@@ -191,17 +204,23 @@ export interface ExecutorOptions {
  *
  * @since 0.1.0
  */
-export const executor = <C, S, E extends Tagged, Err>(model: Decider<C, S, E, Err>, options: ExecutorOptions = {}) => {
-  const storeLayer = options.store ?? MemoryEventStore.layer
+export const executor = <C, S, E extends Tagged, Err, StoreErr = never>(
+  model: Decider<C, S, E, Err>,
+  options: ExecutorOptions<StoreErr> = {}
+) => {
+  const storeLayer: Layer.Layer<EventStore, StoreErr> = options.store ?? MemoryEventStore.layer
   const tracked = TrackingEventStore.layer.pipe(Layer.provideMerge(storeLayer))
 
   const when = (history: ReadonlyArray<EventFor<E>>) =>
-  (command: C): Then<Effect.Effect<void, ScenarioFailure | Executor.ExecuteError | unknown>, E, Err | Executor.ExecuteError> => {
+  (command: C): Then<Effect.Effect<void, ExecutorScenarioError<StoreErr>>, E, Err | Executor.ExecuteError> => {
     const run = Effect.gen(function*() {
       const store = yield* EventStore
       const typed = typedWith(store, model.codec)
       for (const { event, streamId } of history) {
-        yield* typed.append({ streamId, expected: ExpectedVersion.any, events: [event] })
+        // With `Any` a conflict is impossible; a store that reports one is broken.
+        yield* typed.append({ streamId, expected: ExpectedVersion.any, events: [event] }).pipe(
+          Effect.catchTag("WrongExpectedVersion", (conflict) => Effect.die(conflict))
+        )
       }
       yield* TrackingEventStore.clear
       const executor = Executor.makeWith(store, options.executor)

@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Schema, Stream, TestClock } from "effect"
 import { EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
-import { ChaosEventStore, StoreContract } from "eventfold/testing"
+import { ChaosEventStore } from "eventfold/testing"
+import { StoreContract } from "eventfold/testing/vitest"
 
 const chaotic = (options: ChaosEventStore.Options) => ChaosEventStore.layer(options).pipe(Layer.provideMerge(MemoryEventStore.layer))
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
-import { StoreContract, TrackingEventStore } from "eventfold/testing"
+import { TrackingEventStore } from "eventfold/testing"
+import { StoreContract } from "eventfold/testing/vitest"
 import { Schema } from "effect"
 
 const tracked = () => TrackingEventStore.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))

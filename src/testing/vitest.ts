@@ -1,0 +1,16 @@
+/**
+ * `eventfold/testing/vitest`: the parts of the testing toolkit that register
+ * tests with `@effect/vitest` and so only load inside a vitest run. Everything
+ * else (Scenario, Property, Chaos and Tracking stores, Arbitraries) is in
+ * `eventfold/testing`, which loads in plain node.
+ *
+ * @example
+ * ```ts
+ * import { StoreContract } from "eventfold/testing/vitest"
+ *
+ * StoreContract.suite("MyEventStore", { makeStore: () => MyEventStore.layer({ ... }) })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export * as StoreContract from "./StoreContract.ts"
