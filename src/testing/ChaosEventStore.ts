@@ -1,7 +1,7 @@
 /**
  * An `EventStore` wrapper that injects faults from a seeded random source:
- * spurious `WrongExpectedVersion` conflicts and `StoreUnavailable` failures on
- * append, reads that fail part-way through, and delays (which run on the Effect
+ * spurious `WrongExpectedVersion` conflicts (on appends that check an expected
+ * version) and `StoreUnavailable` failures on append, reads that fail part-way through, and delays (which run on the Effect
  * clock, so `TestClock` controls them).
  *
  * The same seed and the same sequence of operations give the same faults, every
@@ -33,7 +33,12 @@ import type { StoredEvent } from "../Event.ts"
  */
 export interface Options {
   readonly seed: number | string
-  /** An append fails with `WrongExpectedVersion` without reaching the store. */
+  /**
+   * An append fails with `WrongExpectedVersion` without reaching the store. Only
+   * appends with at least one write whose expected version is not `Any` can
+   * conflict (an `Any` write never conflicts in a real store); the conflict names
+   * one of those writes.
+   */
   readonly appendConflictRate?: number
   /** An append fails with `StoreUnavailable` without reaching the store. */
   readonly appendFailureRate?: number
@@ -122,8 +127,9 @@ export const make = (store: EventStore.Service, options: Options): Effect.Effect
         const conflictRoll = yield* random.next
         const pick = yield* random.next
         const failureRoll = yield* random.next
-        if (conflictRoll < conflictRate && writes.length > 0) {
-          const write = writes[Math.min(writes.length - 1, Math.floor(pick * writes.length))]!
+        const checked = writes.filter((write) => write.expected._tag !== "Any")
+        if (conflictRoll < conflictRate && checked.length > 0) {
+          const write = checked[Math.min(checked.length - 1, Math.floor(pick * checked.length))]!
           yield* record({ _tag: "Conflict", streamId: write.streamId })
           const actual = yield* currentVersion(write.streamId)
           return yield* new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Fiber, Layer, Schema, Stream, TestClock } from "effect"
-import { EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
+import { EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import { ChaosEventStore } from "eventfold/testing"
 import { StoreContract } from "eventfold/testing/vitest"
@@ -13,16 +13,19 @@ class Ticked extends Schema.TaggedClass<Ticked>()("Ticked", { n: Schema.Number }
 const codec = EventCodec.make(Ticked)
 const stream = StreamId.unsafeMake("ticks")
 
-/** A fixed sequence of 40 appends and reads; returns the outcome of each. */
+/** A fixed sequence of 40 appends (each expecting the current version) and reads; returns the outcome of each. */
 const workload = Effect.gen(function*() {
   const store = yield* EventStore.typed(codec)
   const outcomes: Array<string> = []
+  let version = 0
   for (let i = 0; i < 40; i++) {
     if (i % 3 === 2) {
       const read = yield* Effect.either(Stream.runCount(store.read(stream)))
       outcomes.push(Either.isRight(read) ? `read ${read.right}` : `read failed`)
     } else {
-      const appended = yield* Effect.either(store.append({ streamId: stream, expected: ExpectedVersion.any, events: [new Ticked({ n: i })] }))
+      const expected = ExpectedVersion.unsafeExact(version)
+      const appended = yield* Effect.either(store.append({ streamId: stream, expected, events: [new Ticked({ n: i })] }))
+      if (Either.isRight(appended)) version++
       outcomes.push(Either.isRight(appended) ? "appended" : appended.left._tag)
     }
   }
@@ -54,6 +57,46 @@ describe("ChaosEventStore", () => {
       const error = yield* Effect.flip(store.append({ streamId: stream, expected: ExpectedVersion.unsafeExact(1), events: [event] }))
       expect(error).toMatchObject({ _tag: "WrongExpectedVersion", streamId: "ticks", actual: 1 })
       expect(yield* Stream.runCount(inner.read(stream))).toBe(1)
+    }).pipe(Effect.provide(MemoryEventStore.layer)))
+
+  it.effect("conflicts are injected only into appends that check an expected version, and name a write that does", () =>
+    Effect.gen(function*() {
+      const inner = yield* EventStore.EventStore
+      const a = StreamId.unsafeMake("a")
+      const b = StreamId.unsafeMake("b")
+      const c = StreamId.unsafeMake("c")
+      const tick = (n: number) => Effect.map(EventCodec.toEventData(codec, new Ticked({ n })), (event) => [event])
+      const named: Array<string> = []
+      for (let seed = 0; seed < 20; seed++) {
+        const { chaos, store } = yield* ChaosEventStore.make(inner, { seed, appendConflictRate: 1 })
+        // Every write is Any: nothing to conflict with, so the append goes through.
+        const unchecked = yield* store.append([
+          { streamId: a, expected: ExpectedVersion.any, events: yield* tick(seed) },
+          { streamId: c, expected: ExpectedVersion.any, events: [] }
+        ])
+        expect(unchecked.streams).toEqual([{ streamId: a, version: seed + 1 }, { streamId: c, version: 0 }])
+        // Only b checks its version: the conflict is always b's, with b's expectation.
+        const conflict = yield* Effect.flip(store.append([
+          { streamId: a, expected: ExpectedVersion.any, events: yield* tick(100 + seed) },
+          { streamId: b, expected: ExpectedVersion.unsafeExact(0), events: yield* tick(200 + seed) },
+          { streamId: c, expected: ExpectedVersion.any, events: yield* tick(300 + seed) }
+        ]))
+        expect(conflict).toBeInstanceOf(StoreError.WrongExpectedVersion)
+        expect(conflict).toMatchObject({ streamId: "b", expected: { _tag: "Exact", version: 0 }, actual: 0 })
+        // Two checked writes: the conflict names one of them, never the Any one.
+        const either = yield* Effect.flip(store.append([
+          { streamId: b, expected: ExpectedVersion.noStream, events: [] },
+          { streamId: a, expected: ExpectedVersion.any, events: [] },
+          { streamId: c, expected: ExpectedVersion.noStream, events: [] }
+        ]))
+        expect(either._tag).toBe("WrongExpectedVersion")
+        named.push((either as StoreError.WrongExpectedVersion).streamId)
+        expect((either as StoreError.WrongExpectedVersion).expected).toEqual(ExpectedVersion.noStream)
+        expect((yield* chaos.faults).map((f) => f._tag === "Conflict" ? f.streamId : f._tag)).toEqual(["b", named.at(-1)])
+      }
+      expect(new Set(named)).toEqual(new Set(["b", "c"]))
+      expect(yield* Stream.runCount(inner.read(a))).toBe(20)
+      expect(yield* Stream.runCount(inner.read(b))).toBe(0)
     }).pipe(Effect.provide(MemoryEventStore.layer)))
 
   it.effect("an injected read failure comes after at most readFailureMaxEvents events", () =>
