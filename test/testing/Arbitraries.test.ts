@@ -14,9 +14,50 @@ const shapes = fc.oneof(
 )
 
 describe("Arbitraries", () => {
-  it.prop("every generated stream id is valid", [Arbitraries.streamId], ([id]) => Either.isRight(StreamId.either(id)))
+  it.effect.prop("every generated stream id round-trips through StreamId.make unchanged", [Arbitraries.streamId], ([id]) =>
+    Effect.gen(function*() {
+      const made = yield* StreamId.make(`${id}`)
+      expect(made).toBe(id)
+      expect([...made].length).toBeGreaterThanOrEqual(1)
+      expect([...made].length).toBeLessThanOrEqual(200)
+    }), { fastCheck: { numRuns: 300 } })
 
-  it.prop("every generated invalid stream id is rejected", [Arbitraries.invalidStreamId], ([id]) => Either.isLeft(StreamId.either(id)))
+  it("a fixed-seed sample of stream ids has the awkward characters the README promises", () => {
+    const ids = fc.sample(Arbitraries.streamId, { seed: 20261124, numRuns: 600 })
+    const some = (label: string, test: (id: string) => boolean) => expect(ids.some(test), label).toBe(true)
+    some("a single quote", (id) => id.includes("'"))
+    some("a double quote", (id) => id.includes("\""))
+    some("a percent sign", (id) => id.includes("%"))
+    some("an underscore", (id) => id.includes("_"))
+    some("a backslash", (id) => id.includes("\\"))
+    some("an SQL fragment", (id) => id.includes("DROP TABLE") || id.includes("' OR '1'='1"))
+    some("a non-ASCII character in the BMP", (id) => [...id].some((c) => c.codePointAt(0)! > 0x7f && c.codePointAt(0)! <= 0xffff))
+    some("an astral character (two UTF-16 code units)", (id) => [...id].some((c) => c.codePointAt(0)! > 0xffff))
+    some("a plain id", (id) => /^[a-z]+-[0-9]+$/.test(id))
+    some("more than 100 code points", (id) => [...id].length > 100)
+    some("exactly 200 code points, more than 200 UTF-16 code units", (id) => [...id].length === 200 && id.length > 200)
+    some("a single code point", (id) => [...id].length === 1)
+  })
+
+  it.effect.prop("every generated invalid stream id is rejected by StreamId.make", [Arbitraries.invalidStreamId], ([input]) =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(StreamId.make(input))
+      expect(error).toMatchObject({ _tag: "InvalidStreamId", input })
+    }))
+
+  it("a fixed-seed sample of invalid stream ids covers every rule: empty, too long, control character, lone surrogate", () => {
+    const reasons = new Set(
+      fc.sample(Arbitraries.invalidStreamId, { seed: 20261124, numRuns: 300 }).map((input) =>
+        Either.match(StreamId.either(input), { onLeft: (error) => error.reason.replace(/, got \d+$/, ""), onRight: () => "valid" })
+      )
+    )
+    expect([...reasons].sort()).toEqual([
+      "a stream id has at most 200 characters",
+      "a stream id must be well-formed Unicode (it contains a lone surrogate)",
+      "a stream id must not be empty",
+      "a stream id must not contain control characters"
+    ])
+  })
 
   it.prop("generated envelopes decode back to the event they were made from", [Arbitraries.eventData(codec, shapes)], ([data]) => {
     const decoded = codec.decode({
