@@ -115,6 +115,10 @@ export interface CheckOptions<S> {
  * rejections are expected outcomes (the model decides what they leave); any other
  * failure fails the check.
  *
+ * It succeeds with `void`, so it can be returned from an `it.effect.prop` body as
+ * is (fast-check fails a property whose body returns anything but `void` or
+ * `true`).
+ *
  * @since 0.1.0
  */
 export const checkModel = <C, S, E extends Tagged, Err, M>(
@@ -122,7 +126,7 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
   model: Model<C, S, M>,
   commandList: ReadonlyArray<C>,
   options: CheckOptions<S> = {}
-): Effect.Effect<M, ModelMismatch | Executor.ExecuteError, Executor.Executor | EventStore> =>
+): Effect.Effect<void, ModelMismatch | Executor.ExecuteError, Executor.Executor | EventStore> =>
   Effect.gen(function*() {
     const equals = options.equals ?? equivalent
     const run = <A, E2, R>(self: Effect.Effect<A, E2, R>) => options.clock === "live" ? self : withTestClock(self)
@@ -137,7 +141,6 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
         return yield* new ModelMismatch({ step, command, expected, actual, commands: commandList.slice(0, step + 1) })
       }
     }
-    return current
   })
 
 const executeErrorClasses = [

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, FastCheck as fc, Layer, Schedule } from "effect"
+import { Effect, Either, FastCheck as fc, Layer, Schedule } from "effect"
 import { Executor } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import { ChaosEventStore, Property } from "eventfold/testing"
+import type { Command } from "./fixtures/Account.ts"
 import { account, command, model, sloppyAccount } from "./fixtures/Account.ts"
 
 const onMemory = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
@@ -11,6 +12,22 @@ const onMemory = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
 const patient = Executor.layerWith({
   retry: Schedule.exponential("10 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(30)))
 })
+
+/** The wrong decider against the model, as a plain fast-check property (no vitest involved). */
+const sloppyProperty = fc.asyncProperty(Property.commands(command, { maxLength: 25 }), (commands) =>
+  Effect.runPromise(
+    Effect.scoped(Effect.asVoid(Property.checkModel(sloppyAccount, model, commands, { clock: "live" }).pipe(Effect.provide(onMemory))))
+  ))
+/** A failing case found once, as a user would find it in a failed test report. */
+const found = await fc.check(sloppyProperty, { seed: 20261122, numRuns: 200 })
+const foundStep = found.failed
+  ? await Effect.runPromise(
+    Effect.flip(Property.checkModel(sloppyAccount, model, found.counterexample![0], { clock: "live" })).pipe(
+      Effect.map((mismatch) => mismatch._tag === "ModelMismatch" ? mismatch.step : -1),
+      Effect.provide(onMemory)
+    )
+  )
+  : -1
 
 describe("Property", () => {
   it.effect.prop(
@@ -62,5 +79,31 @@ describe("Property", () => {
     const assertion = await fc.assert(property, { seed: 20261122, numRuns: 200 }).then(() => "passed", (error: Error) => error.message)
     expect(assertion).toContain(`seed: ${details.seed}`)
     expect(assertion).toContain(`path: "${details.counterexamplePath}"`)
+  })
+})
+
+describe("replaying a failing case through it.effect.prop with { fastCheck: { seed, path } }", () => {
+  type Run = { readonly commands: ReadonlyArray<Command>; readonly failedAtStep: number | undefined }
+  const runs: [Array<Run>, Array<Run>] = [[], []]
+  for (const [i, recorded] of runs.entries()) {
+    it.effect.prop(
+      `replay ${i + 1}: the wrong decider is run on the generated commands`,
+      [Property.commands(command, { maxLength: 25 })],
+      ([commands]) =>
+        Effect.gen(function*() {
+          const outcome = yield* Effect.either(Property.checkModel(sloppyAccount, model, commands).pipe(Effect.provide(onMemory)))
+          const failedAtStep = Either.isLeft(outcome) && outcome.left._tag === "ModelMismatch" ? outcome.left.step : undefined
+          recorded.push({ commands, failedAtStep })
+        }),
+      { fastCheck: { seed: found.seed, path: found.counterexamplePath ?? "" } }
+    )
+  }
+
+  it("both replays start from the recorded failing case, fail on it at the same step, and generate the same values", () => {
+    expect(found.failed).toBe(true)
+    expect(runs[0].length).toBeGreaterThan(0)
+    expect(runs[0][0]).toEqual({ commands: found.counterexample![0], failedAtStep: foundStep })
+    expect(foundStep).toBeGreaterThanOrEqual(0)
+    expect(runs[1]).toEqual(runs[0])
   })
 })
