@@ -4,8 +4,10 @@
  *
  * - One table, `eventfold_events`, created by numbered migrations shipped in the
  *   package and run by `@effect/sql`'s Migrator (the layers run them unless
- *   `runMigrations: false`). `data` and `metadata` are `jsonb`: an event whose
- *   data or metadata is not valid JSON is rejected with `InvalidArgument`.
+ *   `runMigrations: false`). `data` and `metadata` are `jsonb`; what PostgreSQL
+ *   refuses to store (a NUL character in a type, a `\u0000` escape in JSON) is
+ *   rejected with `InvalidArgument`, as is, before any SQL, what no backend
+ *   stores (ids that are not lowercase UUIDs, data that is not JSON).
  * - Reads are lazy keyset pages (the version range `[next, next + n)` of a
  *   stream; `position >= next ORDER BY position LIMIT n` for `readAll`): one short
  *   query per page, run only when the consumer pulls; no connection is held
@@ -14,17 +16,34 @@
  *   See adr/0003-postgres-reads.md.
  * - An append is one transaction: it takes the store's append lock (a transaction
  *   advisory lock), checks every expected version, inserts every event with one
- *   `INSERT ... SELECT FROM unnest(...)` and commits. Holding the lock from the
- *   moment positions are drawn until commit makes positions become visible in
- *   order, so `readAll` never passes an event whose transaction commits late.
- *   See adr/0004-global-order.md.
+ *   `INSERT ... SELECT FROM unnest(...) WITH ORDINALITY ... ORDER BY` (so
+ *   positions follow the order of the writes and of their events) and commits.
+ *   Holding the lock from the moment positions are drawn until commit makes
+ *   positions become visible in order, so `readAll` never passes an event whose
+ *   transaction commits late. See adr/0004-global-order.md.
  * - Constraint violations and serialization failures surface as
  *   `WrongExpectedVersion` / `DuplicateEventId`, never as a raw `SqlError`; lost
- *   connections and timeouts as `StoreUnavailable`.
- * - An append run inside `sql.withTransaction` of the same client joins that
- *   transaction: your own writes and the events commit together (the append lock
- *   is then held until your transaction ends; run such transactions at READ
- *   COMMITTED, the default, or the version checks may see a stale snapshot).
+ *   connections and timeouts as `StoreUnavailable`, never as a defect.
+ * - A COMMIT that fails, or a connection lost during the append, gives
+ *   `StoreUnavailable`, and then **the outcome is unknown**: the server may have
+ *   committed before the acknowledgement was lost. Event ids are the idempotency
+ *   key, so retrying the same events (same ids) can never store them twice: if
+ *   the first attempt committed, the retry fails with `DuplicateEventId` (or,
+ *   when its expected version no longer matches because the first attempt moved
+ *   the stream, with `WrongExpectedVersion`; read the stream back and look for
+ *   the ids to tell the two apart).
+ * - An append run inside `sql.withTransaction` joins that transaction: your own
+ *   writes and the events commit together (the append lock is then held until
+ *   your transaction ends). Such a transaction must run at READ COMMITTED (the
+ *   default): under REPEATABLE READ or SERIALIZABLE its snapshot predates the
+ *   append lock, the version checks could never see a newer head, and a conflict
+ *   would repeat forever; so an append with events fails there at once with
+ *   `InvalidArgument`.
+ * - Beware: `@effect/sql`'s `SqlClient.TransactionConnection` is one context tag
+ *   shared by every client. Inside `withTransaction` of *any* client (another
+ *   pool, another database, even SQLite) this store runs its statements on that
+ *   transaction's connection. Run appends inside transactions of the client the
+ *   store was built on only.
  *
  * @example
  * ```ts
@@ -39,7 +58,7 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import type { ConfigError } from "effect/ConfigError"
-import { Clock, Config, Data, Effect, Either, Layer, Option, Schedule } from "effect"
+import { Clock, Config, Effect, Either, Layer, Option, Schedule } from "effect"
 import { EventStore } from "../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../EventStore.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
@@ -48,6 +67,7 @@ import type { AppendError } from "../StoreError.ts"
 import { keysetReads } from "../internal/keyset.ts"
 import type { Row } from "../internal/keyset.ts"
 import { checkWrites, eventCount } from "../internal/validate.ts"
+import { classifyAppend, driverDefectsAsUnavailable, driverError } from "./internal/errors.ts"
 import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
 
 /**
@@ -67,54 +87,6 @@ export interface StoreOptions {
  * @since 0.1.0
  */
 export interface Options extends PgClient.PgClientConfig, StoreOptions {}
-
-// ---------------------------------------------------------------------------
-// Errors of the driver, classified
-
-/** The insert hit `UNIQUE (stream_id, version)`: a writer got there first. */
-class VersionTaken extends Data.TaggedError("VersionTaken")<{ readonly cause: SqlError }> {}
-
-/** The insert hit `UNIQUE (event_id)`. */
-class EventIdTaken extends Data.TaggedError("EventIdTaken")<{ readonly cause: SqlError }> {}
-
-/** Serialization failure or deadlock: the transaction may succeed if run again. */
-class Retryable extends Data.TaggedError("Retryable")<{ readonly cause: SqlError }> {}
-
-interface DriverError {
-  readonly code: string
-  readonly constraint: string
-  readonly detail: string
-  readonly message: string
-}
-
-const driverError = (error: SqlError): DriverError => {
-  const cause = error.cause
-  const field = (name: string): string => {
-    if (typeof cause === "object" && cause !== null && name in cause) {
-      const value = (cause as Record<string, unknown>)[name]
-      if (typeof value === "string") return value
-    }
-    return ""
-  }
-  return { code: field("code"), constraint: field("constraint"), detail: field("detail"), message: field("message") }
-}
-
-/**
- * Classifies an append's driver error. SQLSTATE class 22 (data exception: text
- * that is not JSON, an id that is not a UUID, a NUL character) is the caller's
- * input; 23505 names the constraint; 40001 / 40P01 are worth retrying; anything
- * else means the store is unavailable.
- */
-const classifyAppend = (error: SqlError): VersionTaken | EventIdTaken | Retryable | InvalidArgument | StoreUnavailable => {
-  const { code, constraint, message } = driverError(error)
-  if (code === "23505") {
-    if (constraint === `${eventsTable}_event_id`) return new EventIdTaken({ cause: error })
-    if (constraint === `${eventsTable}_stream_version`) return new VersionTaken({ cause: error })
-  }
-  if (code === "40001" || code === "40P01") return new Retryable({ cause: error })
-  if (code.startsWith("22")) return new InvalidArgument({ operation: "append", reason: `rejected by PostgreSQL: ${message}` })
-  return new StoreUnavailable({ operation: "append", cause: error })
-}
 
 const unavailable = (operation: string) => (error: unknown) => new StoreUnavailable({ operation, cause: error })
 
@@ -161,6 +133,15 @@ const appendLockClass = 0x65766674 // "evft"
 const appendLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, '${eventsTable}'::regclass::oid::int4)`
 
 /**
+ * The lock statement of an append that joins the caller's transaction: it reports
+ * the transaction's isolation level and takes the append lock only at READ
+ * COMMITTED (under REPEATABLE READ or SERIALIZABLE the append is refused, so it
+ * must not first wait for the lock).
+ */
+const nestedAppendLockSql = `SELECT current_setting('transaction_isolation'),
+  CASE WHEN current_setting('transaction_isolation') = 'read committed' THEN ${appendLockSql.slice("SELECT ".length)} END`
+
+/**
  * The lock statement at the start of an append's own transaction. The append
  * runs at READ COMMITTED whatever the server's default: under REPEATABLE READ or
  * SERIALIZABLE the snapshot would be taken before the lock is granted, so the
@@ -172,11 +153,17 @@ const beginAppendSql = `SET TRANSACTION ISOLATION LEVEL READ COMMITTED; ${append
 /** The same lock for migrations, keyed by class id and 0 (the table may not exist yet). */
 const migrateLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, 0)`
 
-/** Every event of an append in one statement: 7 parameters, whatever the number of rows. */
+/**
+ * Every event of an append in one statement: 7 parameters, whatever the number
+ * of rows. `ORDER BY r.ord` fixes the order rows are inserted in, hence the
+ * order the identity hands out positions in (a volatile default is evaluated
+ * after the sort): positions increase with (write, event) order.
+ */
 const insertSql = `INSERT INTO ${eventsTable} (stream_id, version, event_id, type, data, metadata, recorded_at)
 SELECT r.stream_id, r.version, r.event_id, r.type, r.data, r.metadata, $7::timestamptz
-FROM unnest($1::text[], $2::int4[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])
-  AS r(stream_id, version, event_id, type, data, metadata)
+FROM unnest($1::text[], $2::int4[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY
+  AS r(stream_id, version, event_id, type, data, metadata, ord)
+ORDER BY r.ord
 RETURNING position`
 
 /**
@@ -187,6 +174,22 @@ RETURNING position`
 const retrySchedule = Schedule.recurs(5)
 
 const uuidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i
+
+const versionKeyPrefix = "Key (stream_id, version)=("
+const versionKeySuffix = /, \d+\) already exists\.$/
+
+/**
+ * The index of the write named by a `(stream_id, version)` violation's detail
+ * (`Key (stream_id, version)=(acct-1, 7) already exists.`), or -1 when the
+ * detail is missing or in another language.
+ */
+const collidedWrite = (writes: ReadonlyArray<StreamWrite>, cause: SqlError): number => {
+  const { detail } = driverError(cause)
+  const suffix = versionKeySuffix.exec(detail)
+  if (!detail.startsWith(versionKeyPrefix) || suffix === null) return -1
+  const streamId = detail.slice(versionKeyPrefix.length, suffix.index)
+  return writes.findIndex((write) => write.events.length > 0 && write.streamId === streamId)
+}
 
 // ---------------------------------------------------------------------------
 // Constructors
@@ -238,7 +241,8 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
         }
         return Effect.map(
           sql.unsafe(insertSql, [streamIds, versions, eventIds, types, data, metadata, recordedAt]).values,
-          // one statement under the append lock: positions were drawn in row order
+          // one statement under the append lock, rows inserted in event order:
+          // sorted, the positions are the events' positions in order
           (rows) => rows.map((row) => Number(row[0])).sort((a, b) => a - b)
         )
       })
@@ -247,8 +251,22 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
       sql.withTransaction(Effect.gen(function*() {
         const writing = eventCount(writes) > 0
         // A pure check (no events) needs no lock: it draws no position. Inside
-        // the caller's transaction the isolation level is the caller's.
-        if (writing) yield* sql.unsafe(nested ? appendLockSql : beginAppendSql).raw
+        // the caller's transaction the isolation level is the caller's, and
+        // only READ COMMITTED can see the heads as of the lock.
+        if (writing && nested) {
+          const [row] = yield* sql.unsafe(nestedAppendLockSql).values
+          const isolation = String(row?.[0])
+          if (isolation !== "read committed") {
+            return yield* new InvalidArgument({
+              operation: "append",
+              reason: `an append cannot join a transaction at ${isolation.toUpperCase()}: its snapshot predates the ` +
+                "append lock, so the expected versions would be checked against stale heads and a conflict would " +
+                "repeat on every retry; run the transaction at READ COMMITTED, or append outside it"
+            })
+          }
+        } else if (writing) {
+          yield* sql.unsafe(beginAppendSql).raw
+        }
         const current = yield* heads(writes)
         for (let i = 0; i < writes.length; i++) {
           const write = writes[i]!
@@ -263,13 +281,20 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
         }))
         return { streams, positions } satisfies AppendResult
       })).pipe(
-        Effect.catchTag("SqlError", (error) => Effect.fail(classifyAppend(error)))
+        Effect.catchTag("SqlError", (error) => Effect.fail(classifyAppend(error))),
+        // a failed COMMIT or ROLLBACK (a deferred constraint, a lost connection)
+        driverDefectsAsUnavailable("append")
       )
 
-    /** After a collision that the checks did not foresee: re-read the heads and name the stream. */
-    const conflict = (writes: ReadonlyArray<StreamWrite>) =>
+    /**
+     * After a collision that the checks did not foresee: re-read the heads and
+     * name the stream (one whose head no longer matches, else the one the
+     * violation names, else the first that writes).
+     */
+    const conflict = (writes: ReadonlyArray<StreamWrite>, cause?: SqlError) =>
       Effect.flatMap(heads(writes), (current) => {
         let index = writes.findIndex((write, i) => !ExpectedVersion.matches(write.expected, current[i]!))
+        if (index < 0 && cause !== undefined) index = collidedWrite(writes, cause)
         if (index < 0) index = Math.max(writes.findIndex((write) => write.events.length > 0), 0)
         const write = writes[index]!
         return Effect.fail(new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current[index]! }))
@@ -293,7 +318,7 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
           attempt(writes, new Date(now), Option.isSome(outer)).pipe(
             Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "Retryable" }),
             Effect.catchTags({
-              VersionTaken: () => conflict(writes),
+              VersionTaken: (error) => conflict(writes, error.cause),
               Retryable: () => conflict(writes),
               EventIdTaken: (error) => Effect.fail(duplicate(writes, error.cause))
             })
@@ -336,7 +361,7 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
         Effect.zipRight(sql.unsafe(createMigrationsTableSql).raw),
         Effect.zipRight(PgMigrator.make({})({ loader: migrations, table: migrationsTable }))
       )
-    )).pipe(Effect.mapError(unavailable("migrate")))
+    )).pipe(Effect.mapError(unavailable("migrate")), driverDefectsAsUnavailable("migrate"))
 
 /**
  * The store over the `SqlClient` in context (a `PgClient`), migrating the schema

@@ -24,8 +24,11 @@ import {
   Stream,
   TestClock
 } from "effect"
+import type { Duration } from "effect"
 import { Event, EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "eventfold"
 import { PgEventStore } from "eventfold/postgres"
+import type { PgClient as RawPgClient } from "../support/pgDriver.ts"
+import { connectPg } from "../support/pgDriver.ts"
 import { databaseForFile, freshSchemaUrl } from "./support.ts"
 
 const db = databaseForFile("pg_store")
@@ -48,12 +51,49 @@ const write = (streamId: StreamId.StreamId, expected: ExpectedVersion.ExpectedVe
   events
 })
 
+interface ClientOptions {
+  readonly maxConnections?: number
+  readonly idleTimeout?: Duration.DurationInput
+}
+
+/** A store on the schema of `url`, together with its `SqlClient` (for raw SQL in the test). */
+const storeAndClientAt = (url: string, options: ClientOptions = {}) =>
+  PgEventStore.layerStore().pipe(
+    Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: options.maxConnections, idleTimeout: options.idleTimeout }))
+  )
+
 /** A store on a fresh schema, together with its `SqlClient` (for raw SQL in the test). */
-const storeAndClient = (options: { readonly maxConnections?: number; readonly settings?: Record<string, string> } = {}) =>
-  Layer.unwrapEffect(Effect.map(freshSchemaUrl(db().url, options.settings), (url) =>
-    PgEventStore.layerStore().pipe(
-      Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: options.maxConnections }))
-    )))
+const storeAndClient = (options: ClientOptions & { readonly settings?: Record<string, string> } = {}) =>
+  Layer.unwrapEffect(Effect.map(freshSchemaUrl(db().url, options.settings), (url) => storeAndClientAt(url, options)))
+
+/** A plain `pg` connection of the test's own, outside any pool, closed with the scope. */
+const rawConnection = (url: string) =>
+  Effect.acquireRelease(Effect.promise(() => connectPg(url)), (client) => Effect.promise(() => client.end().catch(() => undefined)))
+
+const query = <Row extends Record<string, unknown> = Record<string, unknown>>(
+  client: RawPgClient,
+  text: string,
+  values: Array<unknown> = []
+) => Effect.map(Effect.promise(() => client.query<Row>(text, values)), (result) => result.rows)
+
+/** The store's append lock (see src/postgres/PgEventStore.ts) and its migration lock, taken by hand. */
+const appendLock = `SELECT pg_advisory_xact_lock(${0x65766674}, 'eventfold_events'::regclass::oid::int4)`
+const migrateLock = `SELECT pg_advisory_xact_lock(${0x65766674}, 0)`
+
+/** The pid of the one session of this database waiting for an advisory lock (polls until there is one). */
+const lockWaiter = (client: RawPgClient) =>
+  query<{ pid: number }>(
+    client,
+    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+  ).pipe(
+    Effect.filterOrFail((rows) => rows.length > 0, () => "no session waits yet"),
+    Effect.retry(Schedule.spaced("10 millis")),
+    Effect.map((rows) => {
+      expect(rows).toHaveLength(1)
+      return rows[0]!.pid
+    })
+  )
 
 /** A store on its own pool, built in the current scope: one "application instance" on `url`. */
 const instance = (url: string, maxConnections = 4) =>
@@ -114,14 +154,16 @@ describe("PgEventStore", () => {
       const after = yield* store.append(write(sid("long"), ExpectedVersion.unsafeExact(40), [yield* deposit(41)]))
       expect(after.streams).toEqual([{ streamId: "long", version: 41 }])
       expect((yield* collect(store.read(sid("long")))).map((e) => e.version)).toEqual(Arr.range(1, 41))
-      const sessions = yield* sql<{ state: string; n: number }>`
-        SELECT state, count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND application_name = '@effect/sql-pg' AND pid <> pg_backend_pid()
-        GROUP BY state`
-      // At most the pool's other connection, idle: no open transaction, no running cursor.
-      expect(sessions.every((s) => s.state === "idle")).toBe(true)
-      expect(sessions.reduce((n, s) => n + s.n, 0)).toBeLessThanOrEqual(1)
-    }).pipe(Effect.provide(storeAndClient({ maxConnections: 2 }))))
+      // Two statements at once make sure the pool has opened both its connections.
+      yield* Effect.all([sql`SELECT pg_sleep(0.05)`, sql`SELECT pg_sleep(0.05)`], { concurrency: 2 })
+      const sessions = yield* sql<{ mine: boolean; state: string }>`
+        SELECT pid = pg_backend_pid() AS mine, state FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name = '@effect/sql-pg'`
+      // The filter matches the pool's sessions: this query's own, and the
+      // pool's other connection, which is idle: no open transaction, no cursor.
+      expect(sessions.filter((s) => s.mine)).toEqual([{ mine: true, state: "active" }])
+      expect(sessions.filter((s) => !s.mine)).toEqual([{ mine: false, state: "idle" }])
+    }).pipe(Effect.provide(storeAndClient({ maxConnections: 2, idleTimeout: "10 minutes" }))))
 
   it.live("readAll never passes an append whose transaction is still open; it appears in position order once committed", () =>
     Effect.gen(function*() {
@@ -241,7 +283,7 @@ describe("PgEventStore", () => {
       ]))
       expect(badMetadata).toBeInstanceOf(StoreError.InvalidArgument)
       expect(badMetadata).toMatchObject({ operation: "append" })
-      expect(badMetadata.message).toContain("json")
+      expect(badMetadata.message).toContain("JSON")
       const badId = yield* Effect.flip(store.append(write(sid("id"), ExpectedVersion.any, [{
         eventId: "not-a-uuid" as Event.EventId,
         type: "Deposited",
@@ -249,7 +291,7 @@ describe("PgEventStore", () => {
         metadata: "{}"
       }])))
       expect(badId._tag).toBe("InvalidArgument")
-      expect(badId.message).toContain("uuid")
+      expect(badId.message).toContain("UUID")
       expect(yield* collect(store.readAll())).toEqual([])
     }).pipe(Effect.provide(storeAndClient())))
 
@@ -348,4 +390,216 @@ describe("PgEventStore", () => {
       expect(error).toBeInstanceOf(StoreError.StoreUnavailable)
       expect(error).toMatchObject({ operation: "connect" })
     }))
+
+  describe("failures around the transaction", () => {
+    it.live("an append whose COMMIT fails (a deferred constraint trigger) fails with StoreUnavailable, writes nothing, and a retry with the same ids commits once", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'P0001'; END $$`)
+        yield* sql.unsafe(`CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON eventfold_events
+          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.stream_id = 'doomed') EXECUTE FUNCTION refuse_at_commit()`)
+        const writes = [
+          write(sid("fine"), ExpectedVersion.noStream, [yield* deposit(1)]),
+          write(sid("doomed"), ExpectedVersion.noStream, [yield* deposit(2), yield* deposit(3)])
+        ] as const
+        const error = yield* Effect.flip(store.append(writes))
+        expect(error).toBeInstanceOf(StoreError.StoreUnavailable)
+        expect(error).toMatchObject({ operation: "append", cause: { _tag: "SqlError", cause: { code: "P0001", message: "refused at commit" } } })
+        expect(yield* collect(store.readAll())).toEqual([])
+        // The connection went back to the pool usable: the next append commits.
+        const other = yield* store.append(write(sid("other"), ExpectedVersion.noStream, [yield* deposit(4)]))
+        expect(other.streams).toEqual([{ streamId: "other", version: 1 }])
+
+        // The retry of the same events (same ids) commits them once; a further
+        // retry says they are already stored.
+        yield* sql.unsafe("DROP TRIGGER refuse ON eventfold_events")
+        const retried = yield* store.append(writes)
+        expect(retried.streams).toEqual([{ streamId: "fine", version: 1 }, { streamId: "doomed", version: 2 }])
+        const again = yield* Effect.flip(store.append(write(sid("doomed"), ExpectedVersion.any, writes[1]!.events)))
+        expect(again).toMatchObject({ _tag: "DuplicateEventId", eventId: writes[1]!.events[0]!.eventId, streamId: "doomed" })
+        expect((yield* collect(store.readAll())).map((e) => [e.streamId, e.version])).toEqual([["other", 1], ["fine", 1], ["doomed", 1], ["doomed", 2]])
+      }).pipe(Effect.provide(storeAndClient())))
+
+    it.live("an append whose connection is terminated while it waits for the append lock fails with StoreUnavailable, and its pool of one serves on", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const url = yield* freshSchemaUrl(db().url)
+        const store = Context.get(yield* Layer.build(storeAndClientAt(url, { maxConnections: 1 })), EventStore.EventStore)
+        const holder = yield* rawConnection(url)
+        yield* query(holder, "BEGIN")
+        yield* query(holder, appendLock)
+        const pending = yield* Effect.fork(store.append(write(sid("cut"), ExpectedVersion.noStream, [yield* deposit(1)])))
+        const pid = yield* lockWaiter(holder)
+        expect(yield* query(holder, "SELECT pg_terminate_backend($1) AS done", [pid])).toEqual([{ done: true }])
+        const error = yield* Effect.flip(Fiber.join(pending))
+        expect(error).toBeInstanceOf(StoreError.StoreUnavailable)
+        expect(error).toMatchObject({ operation: "append" })
+        yield* query(holder, "COMMIT")
+        // The dead connection left the pool: its one slot opens a new one.
+        const next = yield* store.append(write(sid("cut"), ExpectedVersion.noStream, [yield* deposit(2)]))
+        expect(next.streams).toEqual([{ streamId: "cut", version: 1 }])
+        expect((yield* collect(store.read(sid("cut")))).map((e) => JSON.parse(e.data).amount)).toEqual([2])
+      })))
+
+    it.live("migrate whose connection is terminated while it waits for the migration lock fails with StoreUnavailable, and runs on retry", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const url = yield* freshSchemaUrl(db().url)
+        const client = yield* Layer.build(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))
+        const holder = yield* rawConnection(url)
+        yield* query(holder, "BEGIN")
+        yield* query(holder, migrateLock)
+        const pending = yield* Effect.fork(Effect.provide(PgEventStore.migrate, client))
+        yield* query(holder, "SELECT pg_terminate_backend($1)", [yield* lockWaiter(holder)])
+        const error = yield* Effect.flip(Fiber.join(pending))
+        expect(error).toBeInstanceOf(StoreError.StoreUnavailable)
+        expect(error).toMatchObject({ operation: "migrate" })
+        yield* query(holder, "COMMIT")
+        expect(yield* Effect.provide(PgEventStore.migrate, client)).toEqual([[1, "create_events"]])
+      })))
+  })
+
+  describe("errors of the driver", () => {
+    it.live("a writer that slips a row in after the version check surfaces as WrongExpectedVersion naming its stream, and nothing is written", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const store = yield* EventStore.EventStore
+        yield* store.append(write(sid("victim"), ExpectedVersion.noStream, [yield* deposit(1)]))
+        // The trigger runs between the check and the insert, as a racing writer would.
+        yield* sql.unsafe(`CREATE FUNCTION slip() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          INSERT INTO eventfold_events (stream_id, version, event_id, type, data, metadata, recorded_at)
+          VALUES (NEW.stream_id, NEW.version, gen_random_uuid(), 'Intruder', '{}', '{}', now());
+          RETURN NEW; END $$`)
+        yield* sql.unsafe(`CREATE TRIGGER slip BEFORE INSERT ON eventfold_events
+          FOR EACH ROW WHEN (NEW.type = 'Deposited' AND NEW.stream_id = 'victim') EXECUTE FUNCTION slip()`)
+        const error = yield* Effect.flip(store.append([
+          write(sid("bystander"), ExpectedVersion.noStream, [yield* deposit(5)]),
+          write(sid("victim"), ExpectedVersion.unsafeExact(1), [yield* deposit(2), yield* deposit(3)])
+        ]))
+        expect(error).toBeInstanceOf(StoreError.WrongExpectedVersion)
+        // The failed INSERT takes the trigger's row with it, so the head seen afterwards is still 1.
+        expect(error).toMatchObject({ streamId: "victim", expected: { _tag: "Exact", version: 1 }, actual: 1 })
+        yield* sql.unsafe("DROP TRIGGER slip ON eventfold_events")
+        expect((yield* collect(store.readAll())).map((e) => [e.streamId, e.version, e.type])).toEqual([["victim", 1, "Deposited"]])
+      }).pipe(Effect.provide(storeAndClient())))
+
+    it.live("serialization failures and deadlocks are retried 5 times, then surface as WrongExpectedVersion; data exceptions are InvalidArgument at once", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const store = yield* EventStore.EventStore
+        yield* store.append(write(sid("flaky"), ExpectedVersion.noStream, [yield* deposit(1)]))
+        // A sequence counts the attempts: nextval is not undone by a rollback.
+        yield* sql.unsafe("CREATE SEQUENCE attempts")
+        yield* sql.unsafe(`CREATE FUNCTION flaky() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          PERFORM nextval('attempts');
+          RAISE EXCEPTION 'simulated' USING ERRCODE = (SELECT code FROM failure);
+          END $$`)
+        yield* sql.unsafe("CREATE TABLE failure (code text)")
+        yield* sql.unsafe(`CREATE TRIGGER flaky BEFORE INSERT ON eventfold_events
+          FOR EACH ROW WHEN (NEW.stream_id = 'flaky') EXECUTE FUNCTION flaky()`)
+        const attemptsWith = (code: string) =>
+          Effect.gen(function*() {
+            yield* sql`DELETE FROM failure`
+            yield* sql`INSERT INTO failure VALUES (${code})`
+            yield* sql`SELECT setval('attempts', 1, false)`
+            const error = yield* Effect.flip(store.append(write(sid("flaky"), ExpectedVersion.any, [yield* deposit(2)])))
+            const [counted] = yield* sql<{ n: number }>`SELECT CASE WHEN is_called THEN last_value ELSE 0 END::int AS n FROM attempts`
+            return [error, counted!.n] as const
+          })
+        for (const code of ["40001", "40P01"]) {
+          const [error, attempts] = yield* attemptsWith(code)
+          expect(error).toBeInstanceOf(StoreError.WrongExpectedVersion)
+          expect(error).toMatchObject({ streamId: "flaky", expected: { _tag: "Any" }, actual: 1 })
+          expect(attempts).toBe(6)
+        }
+        const [invalid, attempts] = yield* attemptsWith("22023")
+        expect(invalid).toBeInstanceOf(StoreError.InvalidArgument)
+        expect(invalid.message).toContain("rejected by PostgreSQL: simulated")
+        expect(attempts).toBe(1)
+        const [unavailable] = yield* attemptsWith("XX000")
+        expect(unavailable).toMatchObject({ _tag: "StoreUnavailable", operation: "append" })
+        expect((yield* collect(store.read(sid("flaky")))).map((e) => e.version)).toEqual([1])
+      }).pipe(Effect.provide(storeAndClient())))
+
+    it.live("what PostgreSQL cannot store (a NUL in a type, a \\u0000 escape in jsonb) is InvalidArgument, and nothing is written", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        const nulType = yield* Effect.flip(store.append([
+          write(sid("fine"), ExpectedVersion.noStream, [yield* deposit(1)]),
+          write(sid("nul"), ExpectedVersion.noStream, [yield* raw("Dep\u0000osited", "{\"amount\":1}")])
+        ]))
+        expect(nulType).toMatchObject({ _tag: "InvalidArgument", operation: "append" })
+        expect(nulType.message).toContain("rejected by PostgreSQL")
+        const nulJson = yield* Effect.flip(store.append(write(sid("nul"), ExpectedVersion.noStream, [yield* raw("Deposited", "{\"a\":\"\\u0000\"}")])))
+        expect(nulJson).toMatchObject({ _tag: "InvalidArgument", operation: "append" })
+        expect(nulJson.message).toContain("rejected by PostgreSQL")
+        expect(yield* collect(store.readAll())).toEqual([])
+      }).pipe(Effect.provide(storeAndClient())))
+  })
+
+  describe("appends inside the caller's transaction", () => {
+    it.live("at READ COMMITTED the append joins the transaction: both commit, or neither", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE notes (body text)`
+        const joined = (body: string, fail: boolean) =>
+          sql.withTransaction(Effect.gen(function*() {
+            yield* sql`INSERT INTO notes VALUES (${body})`
+            const result = yield* store.append(write(sid(`with-${body}`), ExpectedVersion.noStream, [yield* deposit(1)]))
+            if (fail) return yield* Effect.fail("changed my mind" as const)
+            return result
+          }))
+        expect((yield* joined("kept", false)).streams).toEqual([{ streamId: "with-kept", version: 1 }])
+        expect(yield* Effect.flip(joined("dropped", true))).toBe("changed my mind")
+        expect(yield* sql`SELECT body FROM notes`).toEqual([{ body: "kept" }])
+        expect((yield* collect(store.readAll())).map((e) => e.streamId)).toEqual(["with-kept"])
+      }).pipe(Effect.provide(storeAndClient())))
+
+    it.live("under REPEATABLE READ or SERIALIZABLE an append fails at once with InvalidArgument, without waiting for the append lock", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const url = yield* freshSchemaUrl(db().url)
+        const context = yield* Layer.build(storeAndClientAt(url))
+        const store = Context.get(context, EventStore.EventStore)
+        const sql = Context.get(context, SqlClient.SqlClient)
+        // Another session holds the append lock: an append that took it would hang.
+        const holder = yield* rawConnection(url)
+        yield* query(holder, "BEGIN")
+        yield* query(holder, appendLock)
+        for (const level of ["REPEATABLE READ", "SERIALIZABLE"]) {
+          const error = yield* sql.withTransaction(Effect.gen(function*() {
+            yield* sql.unsafe(`SET TRANSACTION ISOLATION LEVEL ${level}`)
+            return yield* Effect.flip(store.append(write(sid("snapshot"), ExpectedVersion.any, [yield* deposit(1)])))
+          })).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error(`the append waited under ${level}`) }))
+          expect(error).toBeInstanceOf(StoreError.InvalidArgument)
+          expect(error).toMatchObject({ operation: "append" })
+          expect(error.message).toContain(`at ${level}`)
+          expect(error.message).toContain("READ COMMITTED")
+        }
+        yield* query(holder, "COMMIT")
+        // A pure check (no events) draws no position and is allowed.
+        const checked = yield* sql.withTransaction(Effect.zipRight(
+          sql`SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`,
+          store.append(write(sid("snapshot"), ExpectedVersion.noStream, []))
+        ))
+        expect(checked).toEqual({ streams: [{ streamId: "snapshot", version: 0 }], positions: [] })
+        expect(yield* collect(store.readAll())).toEqual([])
+      })))
+  })
+
+  it.live("positions within one multi-stream append of hundreds of events follow write order, then event order", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      yield* store.append(write(sid("s-b"), ExpectedVersion.noStream, yield* Effect.forEach(Arr.range(1, 3), deposit)))
+      const sizes = [["s-c", 180], ["s-a", 1], ["s-b", 250], ["s-d", 97]] as const
+      const writes = yield* Effect.forEach(sizes, ([stream, n]) =>
+        Effect.map(Effect.forEach(Arr.range(1, n), deposit), (events) => write(sid(stream), ExpectedVersion.any, events)))
+      const result = yield* store.append([writes[0]!, ...writes.slice(1)])
+      const first = result.positions[0]!
+      expect(result.positions).toEqual(Arr.range(first, first + 180 + 1 + 250 + 97 - 1))
+      const stored = yield* collect(store.readAll({ fromPosition: first, pageSize: 100 }))
+      expect(stored.map((e) => e.position)).toEqual(result.positions)
+      expect(stored.map((e) => [e.streamId, e.version, e.eventId])).toEqual(writes.flatMap((w) =>
+        w.events.map((event, i) => [w.streamId, (w.streamId === "s-b" ? 3 : 0) + i + 1, event.eventId])))
+    }).pipe(Effect.provide(storeAndClient())))
 })

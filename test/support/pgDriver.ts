@@ -1,35 +1,25 @@
 /**
- * A minimally typed handle on the `pg` driver (node-postgres) for the test
- * harness. `pg` ships no TypeScript declarations and `@types/pg` is not
- * installed, so it is loaded through `require` and given the small structural
- * type below. Only used by test support code; production code goes through
- * `@effect/sql-pg`.
+ * The `pg` driver (node-postgres) for the test harness and for tests that need
+ * a connection of their own, outside any `@effect/sql` pool (to hold a lock, or
+ * to terminate a pool's backend). Typed by the `@types/pg` devDependency.
+ * Production code never imports this: it goes through `@effect/sql-pg`.
  */
-import { createRequire } from "node:module"
+import pg from "pg"
 
-/** The subset of `pg.Client` the harness uses. */
-export interface PgClient {
-  connect(): Promise<unknown>
-  query<Row = Record<string, unknown>>(
-    text: string,
-    values?: ReadonlyArray<unknown>
-  ): Promise<{ readonly rows: Array<Row>; readonly rowCount: number | null }>
-  end(): Promise<void>
-  on(event: "error", listener: (error: Error) => void): unknown
-  escapeIdentifier(identifier: string): string
+/** A single `pg` connection. */
+export type PgClient = pg.Client
+
+/** Opens a `pg.Client` on `url`; the caller must `end()` it. */
+export const connectPg = async (
+  url: string,
+  options: { readonly connectionTimeoutMillis?: number } = {}
+): Promise<PgClient> => {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000 })
+  // Without a listener, a server-side disconnect would be an unhandled 'error'.
+  client.on("error", () => undefined)
+  await client.connect()
+  return client
 }
-
-/** Connection options accepted by `new pg.Client(...)` that we use. */
-export interface PgClientConfig {
-  readonly connectionString: string
-  readonly connectionTimeoutMillis?: number
-}
-
-interface PgModule {
-  readonly Client: new (config: PgClientConfig) => PgClient
-}
-
-const pg = createRequire(import.meta.url)("pg") as PgModule
 
 /** Opens a `pg.Client` on `url`, runs `f`, and always closes the client. */
 export const withPgClient = async <A>(
@@ -37,10 +27,7 @@ export const withPgClient = async <A>(
   f: (client: PgClient) => Promise<A>,
   options: { readonly connectionTimeoutMillis?: number } = {}
 ): Promise<A> => {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000 })
-  // Without a listener, a server-side disconnect would be an unhandled 'error'.
-  client.on("error", () => undefined)
-  await client.connect()
+  const client = await connectPg(url, options)
   try {
     return await f(client)
   } finally {
