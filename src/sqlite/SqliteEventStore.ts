@@ -11,7 +11,17 @@
  *   While another connection (in this process or another) holds the lock the append
  *   waits, asynchronously, up to `busyTimeout`; a writer that slips in after the
  *   check still surfaces as `WrongExpectedVersion`, never as a raw `SqlError`.
- * - The file runs in WAL mode, so readers never block the writer.
+ * - A COMMIT that fails (a deferred foreign key of yours, an I/O error) is rolled
+ *   back and gives `StoreUnavailable`, never a defect. After an I/O error the
+ *   outcome is unknown; retrying the same events (same event ids) can never store
+ *   them twice: if they were committed the retry fails with `DuplicateEventId`, or
+ *   with `WrongExpectedVersion` when they moved the stream past its expected version.
+ * - The file runs in WAL mode, so readers never block the writer; a file database
+ *   on which SQLite refuses WAL mode fails to open with `StoreUnavailable`.
+ * - An append inside `sql.withTransaction` joins that transaction (a savepoint).
+ *   `@effect/sql`'s `SqlClient.TransactionConnection` is one context tag shared by
+ *   every client: inside a transaction of another client the store would run on
+ *   that client's connection, so join transactions of the store's own client only.
  *
  * See adr/0006-sqlite-backend.md.
  *
@@ -28,7 +38,7 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import type { ConfigError } from "effect/ConfigError"
-import { Clock, Config, Data, Duration, Effect, Either, Layer, Schedule } from "effect"
+import { Cause, Clock, Config, Data, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
 import { EventStore } from "../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../EventStore.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
@@ -38,7 +48,9 @@ import type { StreamId } from "../StreamId.ts"
 import { keysetReads } from "../internal/keyset.ts"
 import type { Row } from "../internal/keyset.ts"
 import { checkWrites } from "../internal/validate.ts"
+import { journalModeProblem } from "./internal/journalMode.ts"
 import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
+import { driverDefectsAsUnavailable, transaction } from "./internal/transaction.ts"
 
 /**
  * Options of {@link make} and {@link layerStore}.
@@ -249,8 +261,9 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
         )
       })
 
+    const appendTransaction = transaction(sql, "append")
     const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: number) =>
-      sql.withTransaction(Effect.gen(function*() {
+      appendTransaction(Effect.gen(function*() {
         yield* sql.unsafe(takeWriteLockSql).raw
         const heads: Array<number> = []
         for (const write of writes) {
@@ -335,7 +348,7 @@ export const migrate = (
     // the write lock is taken first, on the Migrator's own table (same DDL as the
     // Migrator's), and the Migrator runs inside that transaction.
     sql.unsafe(createMigrationsTableSql).raw.pipe(
-      Effect.zipRight(sql.withTransaction(
+      Effect.zipRight(transaction(sql, "migrate")(
         Effect.zipRight(
           sql.unsafe(lockMigrationsSql).raw,
           SqliteMigrator.make({})({ loader: migrations, table: migrationsTable })
@@ -345,8 +358,12 @@ export const migrate = (
       Effect.mapError((error) =>
         error._tag === "SqlError"
           ? classify("migrate")(error)
+          : error._tag === "StoreUnavailable"
+          ? error
           : new StoreUnavailable({ operation: "migrate", cause: error })
       ),
+      // a migration that fails dies with the Migrator's MigrationError
+      driverDefectsAsUnavailable("migrate"),
       retryBusy("migrate", Duration.decode(options?.busyTimeout ?? defaultBusyTimeout))
     )
 
@@ -363,6 +380,11 @@ const lockMigrationsSql = `UPDATE ${migrationsTable} SET migration_id = migratio
  * for by the store's asynchronous retries, not by SQLite blocking the thread.
  * Provides both `SqliteClient` and `SqlClient`, for your own tables too.
  *
+ * Fails with `StoreUnavailable` (operation `"open"`) when the file cannot be
+ * opened (a missing directory, a file that is not a database) or, for a file
+ * database, when SQLite does not accept WAL mode (a file system without shared
+ * memory, a VFS without WAL support): the store's concurrency relies on it.
+ *
  * @since 0.1.0
  */
 export const layerClient = (
@@ -370,13 +392,23 @@ export const layerClient = (
 ): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StoreUnavailable> =>
   SqliteClient.layer({ filename: options.filename }).pipe(
     Layer.tap((context) =>
-      Effect.flatMap(
-        Effect.provide(SqlClient.SqlClient, context),
-        (sql) => sql.unsafe("PRAGMA busy_timeout = 0").raw
-      )
+      Effect.flatMap(Effect.provide(SqlClient.SqlClient, context), (sql) =>
+        Effect.gen(function*() {
+          yield* sql.unsafe("PRAGMA busy_timeout = 0").raw
+          const [row] = yield* sql.unsafe("PRAGMA journal_mode").values
+          const problem = journalModeProblem(options.filename, String(row?.[0]))
+          if (problem !== undefined) return yield* new StoreUnavailable({ operation: "open", cause: new Error(problem) })
+        }))
     ),
-    Layer.catchAll((error) =>
-      Layer.fail(new StoreUnavailable({ operation: "open", cause: error }))
+    // `new Database(filename)` throws inside the client's constructor: a defect,
+    // which `Layer.catchAll` would not see.
+    Layer.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Layer.failCause(cause as Cause.Cause<never>) // interruption only: it holds no failure
+        : Layer.fail(Option.getOrElse(
+          Cause.failureOption(cause).pipe(Option.filter((error) => error instanceof StoreUnavailable)),
+          () => new StoreUnavailable({ operation: "open", cause: Cause.squash(cause) })
+        ))
     )
   )
 
