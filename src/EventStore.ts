@@ -7,7 +7,7 @@
  * `EventDecodeError` on a row that does not decode.
  *
  * Backends: `eventfold/memory`, `eventfold/sqlite`, `eventfold/postgres`. Every one
- * passes the contract suite in `eventfold/testing`.
+ * passes the contract suite in `eventfold/testing/vitest`.
  *
  * @since 0.1.0
  */
