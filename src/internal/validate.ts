@@ -72,15 +72,27 @@ const isJsonObject = (text: string): boolean => {
   }
 }
 
+/**
+ * A `\u0000` escape in JSON text (preceded by an even number of backslashes, so
+ * not the text `\\u0000`). PostgreSQL's `jsonb` cannot hold a NUL character; it
+ * is refused everywhere, so that every backend accepts the same events.
+ */
+const escapedNul = /(?<!\\)(?:\\\\)*\\u0000/
+
 /** Why an event cannot be stored as given, or undefined when it can. */
 const eventProblem = (event: EventData): string | undefined => {
   if (typeof event.eventId !== "string" || !lowercaseUuid.test(event.eventId)) {
     return `eventId must be a lowercase UUID, got ${JSON.stringify(event.eventId)}`
   }
-  if (typeof event.type !== "string" || event.type.length === 0) return `the type of event ${event.eventId} must be a non-empty string`
+  if (typeof event.type !== "string" || event.type.length === 0 || event.type.includes("\u0000")) {
+    return `the type of event ${event.eventId} must be a non-empty string without NUL characters`
+  }
   if (typeof event.data !== "string" || !isJson(event.data)) return `the data of event ${event.eventId} must be JSON text`
   if (typeof event.metadata !== "string" || !isJsonObject(event.metadata)) {
     return `the metadata of event ${event.eventId} must be the JSON text of an object`
+  }
+  if (escapedNul.test(event.data) || escapedNul.test(event.metadata)) {
+    return `the data and metadata of event ${event.eventId} must not hold a NUL character (\\u0000)`
   }
   return undefined
 }

@@ -67,7 +67,8 @@ import type { AppendError } from "../StoreError.ts"
 import { keysetReads } from "../internal/keyset.ts"
 import type { Row } from "../internal/keyset.ts"
 import { checkWrites, eventCount } from "../internal/validate.ts"
-import { classifyAppend, driverDefectsAsUnavailable, driverError } from "./internal/errors.ts"
+import { driverDefectsAsUnavailable } from "../internal/driverDefects.ts"
+import { classifyAppend, driverError } from "./internal/errors.ts"
 import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
 
 /**

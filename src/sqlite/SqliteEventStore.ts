@@ -50,7 +50,8 @@ import type { Row } from "../internal/keyset.ts"
 import { checkWrites } from "../internal/validate.ts"
 import { journalModeProblem } from "./internal/journalMode.ts"
 import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
-import { driverDefectsAsUnavailable, transaction } from "./internal/transaction.ts"
+import { driverDefectsAsUnavailable } from "../internal/driverDefects.ts"
+import { transaction } from "./internal/transaction.ts"
 
 /**
  * Options of {@link make} and {@link layerStore}.

@@ -400,7 +400,7 @@ export const suite = <E>(name: string, options: Options<E>): void => {
         })))
 
       it.live(
-        "append rejects data that is not JSON, metadata that is not a JSON object, and an event id that is not a lowercase UUID with InvalidArgument, and writes nothing (even for the other, valid writes of the same append)",
+        "append rejects data that is not JSON, metadata that is not a JSON object, an event id that is not a lowercase UUID, an empty type and NUL characters with InvalidArgument, and writes nothing (even for the other, valid writes of the same append)",
         () =>
           run(Effect.gen(function*() {
             const store = yield* EventStore.EventStore
@@ -419,7 +419,11 @@ export const suite = <E>(name: string, options: Options<E>): void => {
               ["metadata that is a number", { ...good, metadata: "42" }],
               ["an upper-case event id", { ...good, eventId: good.eventId.toUpperCase() as Event.EventId }],
               ["an event id that is not a UUID", { ...good, eventId: "not-a-uuid" as Event.EventId }],
-              ["an empty event id", { ...good, eventId: "" as Event.EventId }]
+              ["an empty event id", { ...good, eventId: "" as Event.EventId }],
+              ["an empty type", { ...good, type: "" }],
+              ["a type with a NUL character", { ...good, type: "Depo\u0000sited" }],
+              ["data with a NUL character", { ...good, data: JSON.stringify({ amount: 1, note: "a\u0000b" }) }],
+              ["metadata with a NUL character", { ...good, metadata: JSON.stringify({ user: "\u0000" }) }]
             ]
             for (const [label, bad] of cases) {
               const error = yield* Effect.flip(store.append([
@@ -438,6 +442,10 @@ export const suite = <E>(name: string, options: Options<E>): void => {
             // The valid event, on its own, is accepted.
             const ok = yield* store.append(write(sid("invalid-target"), ExpectedVersion.noStream, [good]))
             expect(ok.streams).toEqual([{ streamId: "invalid-target", version: 1 }])
+            // an escaped backslash followed by "u0000" is plain text, not a NUL
+            const text = yield* raw("Deposited", JSON.stringify({ amount: 1, note: "\\u0000" }))
+            expect(text.data).toContain("\\\\u0000")
+            yield* store.append(write(sid("invalid-target"), ExpectedVersion.any, [text]))
           }))
       )
 

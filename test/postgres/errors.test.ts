@@ -8,7 +8,8 @@ import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, FiberId } from "effect"
 import { StoreError } from "eventfold"
-import { classifyAppend, driverDefectsAsUnavailable } from "../../src/postgres/internal/errors.ts"
+import { driverDefectsAsUnavailable } from "../../src/internal/driverDefects.ts"
+import { classifyAppend } from "../../src/postgres/internal/errors.ts"
 
 /** An `SqlError` as `@effect/sql-pg` makes it: the `pg` error as cause. */
 const pgError = (fields: { code: string; constraint?: string; message?: string }) =>

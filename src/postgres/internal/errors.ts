@@ -3,9 +3,8 @@
  * import this; the tests do, to check the classification of errors that are hard
  * to provoke on demand, such as deadlocks).
  */
-import { MigrationError } from "@effect/sql/Migrator"
-import { SqlError } from "@effect/sql/SqlError"
-import { Cause, Data, Effect, Option } from "effect"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Data } from "effect"
 import { InvalidArgument, StoreUnavailable } from "../../StoreError.ts"
 import { eventsTable } from "./migrations.ts"
 
@@ -58,24 +57,3 @@ export const classifyAppend = (
   return new StoreUnavailable({ operation: "append", cause: error })
 }
 
-/** Whether a defect is a driver failure: an `SqlError`, or the Migrator's wrapper of one. */
-const isDriverDefect = (defect: unknown): boolean =>
-  defect instanceof SqlError || defect instanceof MigrationError
-
-/**
- * `@effect/sql`'s `withTransaction` runs COMMIT and ROLLBACK under `Effect.orDie`,
- * so a lost connection, or a COMMIT that fails (a deferred constraint), is a
- * defect, not a failure. This turns a defect that is a driver error into
- * `StoreUnavailable({ operation })`. Interruption and any other defect pass
- * through unchanged.
- */
-export const driverDefectsAsUnavailable = (operation: string) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | StoreUnavailable, R> =>
-  Effect.catchAllCause(self, (cause): Effect.Effect<never, E | StoreUnavailable> => {
-    if (Cause.isInterrupted(cause)) return Effect.failCause(cause)
-    const defect = Cause.find(cause, (reason) =>
-      reason._tag === "Die" && isDriverDefect(reason.defect) ? Option.some(reason.defect) : Option.none())
-    return Option.isSome(defect)
-      ? Effect.fail(new StoreUnavailable({ operation, cause: defect.value }))
-      : Effect.failCause(cause)
-  })

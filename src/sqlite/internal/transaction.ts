@@ -12,29 +12,10 @@
  * the connection is still reserved, then `StoreUnavailable`.
  */
 import { SqlClient } from "@effect/sql"
-import { MigrationError } from "@effect/sql/Migrator"
-import { SqlError } from "@effect/sql/SqlError"
+import type { SqlError } from "@effect/sql/SqlError"
 import { Cause, Effect, Exit, Option } from "effect"
 import { StoreUnavailable } from "../../StoreError.ts"
-
-/** Whether a defect is a driver failure: an `SqlError`, or the Migrator's wrapper of one. */
-const isDriverDefect = (defect: unknown): boolean =>
-  defect instanceof SqlError || defect instanceof MigrationError
-
-/**
- * Turns a defect that is a driver error into `StoreUnavailable({ operation })`;
- * interruption and any other defect pass through unchanged.
- */
-export const driverDefectsAsUnavailable = (operation: string) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | StoreUnavailable, R> =>
-  Effect.catchAllCause(self, (cause): Effect.Effect<never, E | StoreUnavailable> => {
-    if (Cause.isInterrupted(cause)) return Effect.failCause(cause)
-    const defect = Cause.find(cause, (reason) =>
-      reason._tag === "Die" && isDriverDefect(reason.defect) ? Option.some(reason.defect) : Option.none())
-    return Option.isSome(defect)
-      ? Effect.fail(new StoreUnavailable({ operation, cause: defect.value }))
-      : Effect.failCause(cause)
-  })
+import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
 
 /**
  * Runs `body` in a transaction of `sql`. At the top level the transaction is
