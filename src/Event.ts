@@ -24,7 +24,15 @@ export type EventId = typeof EventId.Type
  *
  * @since 0.1.0
  */
-export const makeEventId: Effect.Effect<EventId> = Effect.sync(() => EventId.make(crypto.randomUUID(), { disableValidation: true }))
+export const makeEventId: Effect.Effect<EventId> = Effect.sync(() => randomEventId())
+
+/**
+ * A fresh random event id, made at once (for code that already runs inside an
+ * Effect, such as a store's append).
+ *
+ * @since 0.1.0
+ */
+export const randomEventId = (): EventId => EventId.make(crypto.randomUUID(), { disableValidation: true })
 
 const hex = (bytes: Uint8Array, from: number, to: number): string => {
   let out = ""

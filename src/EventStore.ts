@@ -16,7 +16,7 @@ import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { EventData, EventId, Metadata, RecordedEvent, StoredEvent } from "./Event.ts"
 import type { EventCodec } from "./EventCodec.ts"
 import { encodeMetadata } from "./EventCodec.ts"
-import { makeEventId } from "./Event.ts"
+import { randomEventId } from "./Event.ts"
 import type { ExpectedVersion } from "./ExpectedVersion.ts"
 import type { AppendError, EventDecodeError, ReadError } from "./StoreError.ts"
 import { EventEncodeError } from "./StoreError.ts"
@@ -210,24 +210,27 @@ export const encodeWrites = <E>(
   codec: EventCodec<E>,
   writes: ReadonlyArray<TypedStreamWrite<E>>
 ): Effect.Effect<Array<StreamWrite>, EventEncodeError> =>
-  Effect.forEach(writes, (write) =>
-    Effect.map(
-      Effect.forEach(write.events, (event, i) => {
-        const encoded = Either.all([codec.encode(event), encodeMetadata(write.metadata)])
-        if (Either.isLeft(encoded)) {
-          return Effect.fail(new EventEncodeError({ streamId: write.streamId, cause: encoded.left }))
-        }
-        const [{ type, data }, metadata] = encoded.right
-        const given = write.eventIds?.[i]
-        return Effect.map(given === undefined ? makeEventId : Effect.succeed(given), (eventId): EventData => ({
-          eventId,
-          type,
-          data,
-          metadata
-        }))
-      }),
-      (events): StreamWrite => ({ streamId: write.streamId, expected: write.expected, events })
-    ))
+  // one synchronous loop, not an Effect per event: appends of many events are hot
+  Effect.suspend(() => {
+    const out: Array<StreamWrite> = []
+    for (const write of writes) {
+      const metadata = encodeMetadata(write.metadata)
+      if (Either.isLeft(metadata)) return Effect.fail(new EventEncodeError({ streamId: write.streamId, cause: metadata.left }))
+      const events: Array<EventData> = []
+      for (let i = 0; i < write.events.length; i++) {
+        const encoded = codec.encode(write.events[i]!)
+        if (Either.isLeft(encoded)) return Effect.fail(new EventEncodeError({ streamId: write.streamId, cause: encoded.left }))
+        events.push({
+          eventId: write.eventIds?.[i] ?? randomEventId(),
+          type: encoded.right.type,
+          data: encoded.right.data,
+          metadata: metadata.right
+        })
+      }
+      out.push({ streamId: write.streamId, expected: write.expected, events })
+    }
+    return Effect.succeed(out)
+  })
 
 /**
  * Views a store through a codec.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, Schedule, Stream, TestClock, Tracer } from "effect"
+import { Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, Schedule, Stream, TestClock, TestServices, Tracer } from "effect"
 import { Decider, Event, EventStore, Executor, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import {
@@ -180,6 +180,8 @@ describe("Executor over the memory store", () => {
       control.moves = 1
       const retriesBefore = yield* counter(Executor.retries)
       const fiber = yield* Effect.fork(Executor.execute(transfer, new Transfer({ from: "ada", to: "bob", amount: 10 }), { idempotencyKey: "t-1" }))
+      // deriving the ids is asynchronous (WebCrypto): wait for the retry's sleep, then move the clock
+      while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* Effect.sleep("1 millis").pipe(TestServices.provideLive)
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(fiber)
       const store = yield* EventStore.EventStore

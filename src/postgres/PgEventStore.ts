@@ -68,6 +68,7 @@ import { keysetReads } from "../internal/keyset.ts"
 import type { Row } from "../internal/keyset.ts"
 import { checkWrites, eventCount } from "../internal/validate.ts"
 import { driverDefectsAsUnavailable } from "../internal/driverDefects.ts"
+import { transaction } from "../internal/transaction.ts"
 import { classifyAppend, driverError } from "./internal/errors.ts"
 import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
 
@@ -143,13 +144,13 @@ const nestedAppendLockSql = `SELECT current_setting('transaction_isolation'),
   CASE WHEN current_setting('transaction_isolation') = 'read committed' THEN ${appendLockSql.slice("SELECT ".length)} END`
 
 /**
- * The lock statement at the start of an append's own transaction. The append
- * runs at READ COMMITTED whatever the server's default: under REPEATABLE READ or
- * SERIALIZABLE the snapshot would be taken before the lock is granted, so the
- * version checks would not see the previous lock holder's events. (No
- * parameters, so the driver sends both statements in one round trip.)
+ * How an append's own transaction begins: at READ COMMITTED whatever the
+ * server's default (under REPEATABLE READ or SERIALIZABLE the snapshot would be
+ * taken before the lock is granted, so the version checks would not see the
+ * previous lock holder's events), then the append lock. No parameters, so the
+ * driver sends both statements as one query: one round trip.
  */
-const beginAppendSql = `SET TRANSACTION ISOLATION LEVEL READ COMMITTED; ${appendLockSql}`
+const beginAppendSql = `BEGIN ISOLATION LEVEL READ COMMITTED; ${appendLockSql}`
 
 /** The same lock for migrations, keyed by class id and 0 (the table may not exist yet). */
 const migrateLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, 0)`
@@ -248,12 +249,14 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
         )
       })
 
-    const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, nested: boolean) =>
-      sql.withTransaction(Effect.gen(function*() {
-        const writing = eventCount(writes) > 0
-        // A pure check (no events) needs no lock: it draws no position. Inside
-        // the caller's transaction the isolation level is the caller's, and
-        // only READ COMMITTED can see the heads as of the lock.
+    const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, nested: boolean) => {
+      const writing = eventCount(writes) > 0
+      // The store's own transaction opens with the isolation level and the lock
+      // in one round trip (beginAppendSql); a pure check (no events) needs no
+      // lock: it draws no position.
+      return transaction(sql, "append", writing ? beginAppendSql : "BEGIN")(Effect.gen(function*() {
+        // Inside the caller's transaction the isolation level is the caller's,
+        // and only READ COMMITTED can see the heads as of the lock.
         if (writing && nested) {
           const [row] = yield* sql.unsafe(nestedAppendLockSql).values
           const isolation = String(row?.[0])
@@ -265,8 +268,6 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
                 "repeat on every retry; run the transaction at READ COMMITTED, or append outside it"
             })
           }
-        } else if (writing) {
-          yield* sql.unsafe(beginAppendSql).raw
         }
         const current = yield* heads(writes)
         for (let i = 0; i < writes.length; i++) {
@@ -286,6 +287,7 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
         // a failed COMMIT or ROLLBACK (a deferred constraint, a lost connection)
         driverDefectsAsUnavailable("append")
       )
+    }
 
     /**
      * After a collision that the checks did not foresee: re-read the heads and

@@ -51,7 +51,7 @@ import { checkWrites } from "../internal/validate.ts"
 import { journalModeProblem } from "./internal/journalMode.ts"
 import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
 import { driverDefectsAsUnavailable } from "../internal/driverDefects.ts"
-import { transaction } from "./internal/transaction.ts"
+import { transaction } from "../internal/transaction.ts"
 
 /**
  * Options of {@link make} and {@link layerStore}.
@@ -165,10 +165,11 @@ const readAllSql =
   `SELECT position, stream_id, version, event_id, type, data, metadata, recorded_at FROM ${eventsTable} WHERE position >= ? ORDER BY position LIMIT ?`
 const headSql = `SELECT max(version) FROM ${eventsTable} WHERE stream_id = ?`
 /**
- * A write that touches no row but makes SQLite take the write lock. Run first in
- * the append transaction (which `@effect/sql` opens with a deferred `BEGIN`), it
- * behaves like `BEGIN IMMEDIATE`: the versions are checked under the lock, and a
- * deferred read-then-write can no longer fail with `SQLITE_BUSY_SNAPSHOT`.
+ * A write that touches no row but makes SQLite take the write lock. The store's
+ * own appends begin with `BEGIN IMMEDIATE`; an append inside a caller's
+ * transaction (which may have begun deferred) runs this first instead. Either
+ * way the versions are checked under the lock, and a deferred read-then-write
+ * can no longer fail with `SQLITE_BUSY_SNAPSHOT`.
  */
 const takeWriteLockSql = `UPDATE ${eventsTable} SET position = position WHERE 0`
 
@@ -262,10 +263,16 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
         )
       })
 
-    const appendTransaction = transaction(sql, "append")
+    // BEGIN IMMEDIATE takes the write lock at once; inside a caller's (perhaps
+    // deferred) transaction the lock-taking UPDATE does the same.
+    const appendTransaction = transaction(sql, "append", "BEGIN IMMEDIATE")
+    const takeWriteLockWhenNested = Effect.flatMap(
+      Effect.serviceOption(SqlClient.TransactionConnection),
+      (outer) => Option.isSome(outer) ? sql.unsafe(takeWriteLockSql).raw : Effect.void
+    )
     const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: number) =>
       appendTransaction(Effect.gen(function*() {
-        yield* sql.unsafe(takeWriteLockSql).raw
+        yield* takeWriteLockWhenNested
         const heads: Array<number> = []
         for (const write of writes) {
           const current = yield* head(write.streamId)

@@ -33,7 +33,7 @@ export interface Sizes {
   readonly memoryLarge: number
   /**
    * Measured repetitions of each side of each case (the best one is kept). Reads
-   * get one extra, unmeasured warm-up run of each side; appends and commands,
+   * are first warmed up (`BENCH_WARMUP` unmeasured runs of each side, default 3); appends and commands,
    * whose runs are long, do not.
    */
   readonly repeats: number
@@ -107,7 +107,7 @@ export interface Side {
 }
 
 /**
- * Runs a warm-up of each side, then `repeats` runs of each, alternating
+ * Runs `BENCH_WARMUP` (default 3) warm-up runs of each side, then `repeats` runs of each, alternating
  * (baseline, eventfold, baseline, ...), and keeps the best rate of each.
  */
 export const compare = async (
@@ -139,9 +139,15 @@ export const compare = async (
     }
   }
   if (options.warmup !== false) {
-    progress(`${label}: warm-up`)
-    await once(options.baseline)
-    await once(options.eventfold)
+    // Several runs of each side, so that both are measured with their code
+    // optimized by the JIT (eventfold runs more code than the raw driver and
+    // takes a few more runs to get there): steady-state throughput.
+    const warmups = envInt("BENCH_WARMUP", 3)
+    progress(`${label}: warm-up (${warmups} runs of each side)`)
+    for (let i = 0; i < warmups; i++) {
+      await once(options.baseline)
+      await once(options.eventfold)
+    }
   }
   const eventfold: Array<Run> = []
   const baseline: Array<Run> = []
