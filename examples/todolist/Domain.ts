@@ -76,6 +76,12 @@ export interface TodoList {
 /** The state of a list that was never created. */
 export const empty: TodoList = { created: false, name: "", items: new Map() }
 
+/**
+ * A new list with its items changed. Copying the map keeps states immutable (a
+ * state can be compared, logged or kept by a test); it costs O(items) per event,
+ * fine for a todo list. A stream of many thousands of child items would mutate a
+ * state private to the fold instead, or keep one stream per item.
+ */
 const withItems = (list: TodoList, update: (items: Map<ItemId, Item>) => void): TodoList => {
   const items = new Map(list.items)
   update(items)
