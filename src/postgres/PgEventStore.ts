@@ -15,9 +15,10 @@
  *   pass a larger `pageSize` (1000 reads about twice as fast as the default 256).
  *   See adr/0003-postgres-reads.md.
  * - An append is one transaction: it takes the store's append lock (a transaction
- *   advisory lock), checks every expected version, inserts every event with one
+ *   advisory lock, in the same round trip as `BEGIN`), then one statement checks
+ *   every expected version and, only when all match, inserts every event with an
  *   `INSERT ... SELECT FROM unnest(...) WITH ORDINALITY ... ORDER BY` (so
- *   positions follow the order of the writes and of their events) and commits.
+ *   positions follow the order of the writes and of their events), then commits.
  *   Holding the lock from the moment positions are drawn until commit makes
  *   positions become visible in order, so `readAll` never passes an event whose
  *   transaction commits late. See adr/0004-global-order.md.
@@ -156,17 +157,47 @@ const beginAppendSql = `BEGIN ISOLATION LEVEL READ COMMITTED; ${appendLockSql}`
 const migrateLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, 0)`
 
 /**
- * Every event of an append in one statement: 7 parameters, whatever the number
- * of rows. `ORDER BY r.ord` fixes the order rows are inserted in, hence the
- * order the identity hands out positions in (a volatile default is evaluated
- * after the sort): positions increase with (write, event) order.
+ * An append with events in one statement, run after the append lock was granted
+ * (by the previous statement, so this statement's snapshot sees every committed
+ * append): it reads each write's head (the correlated `max` is one backward probe
+ * of the `(stream_id, version)` index), checks each write's expected version
+ * (`kind` is the `ExpectedVersion` tag, `expected` the version of `Exact`) and
+ * inserts every event only when all match, at `head + its 1-based index within
+ * its write`. Returns one row: the heads in write order, the 1-based ordinal of
+ * the first write whose expected version does not match (`NULL` when all match;
+ * then nothing is inserted and no position is drawn) and the positions drawn,
+ * ascending.
+ *
+ * `w` is referenced twice, so PostgreSQL computes it once. `ORDER BY r.ord`
+ * fixes the order rows are inserted in, hence the order the identity hands out
+ * positions in (a volatile default is evaluated after the sort): positions
+ * increase with (write, event) order. 10 parameters, whatever the number of
+ * writes and events.
  */
-const insertSql = `INSERT INTO ${eventsTable} (stream_id, version, event_id, type, data, metadata, recorded_at)
-SELECT r.stream_id, r.version, r.event_id, r.type, r.data, r.metadata, $7::timestamptz
-FROM unnest($1::text[], $2::int4[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY
-  AS r(stream_id, version, event_id, type, data, metadata, ord)
-ORDER BY r.ord
-RETURNING position`
+const appendSql = `WITH w AS (
+  SELECT w.ord, w.stream_id, w.kind, w.expected,
+    coalesce((SELECT max(e.version) FROM ${eventsTable} e WHERE e.stream_id = w.stream_id), 0) AS head
+  FROM unnest($1::text[], $2::text[], $3::int8[]) WITH ORDINALITY AS w(stream_id, kind, expected, ord)
+), checked AS (
+  SELECT array_agg(w.head ORDER BY w.ord) AS heads,
+    (min(w.ord) FILTER (WHERE NOT coalesce(CASE w.kind
+      WHEN 'Any' THEN true
+      WHEN 'NoStream' THEN w.head = 0
+      WHEN 'StreamExists' THEN w.head > 0
+      WHEN 'Exact' THEN w.head = w.expected
+    END, false)))::int4 AS mismatch
+  FROM w
+), inserted AS (
+  INSERT INTO ${eventsTable} (stream_id, version, event_id, type, data, metadata, recorded_at)
+  SELECT w.stream_id, w.head + r.event_index, r.event_id, r.type, r.data, r.metadata, $10::timestamptz
+  FROM unnest($4::int4[], $5::int4[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[]) WITH ORDINALITY
+    AS r(write_ord, event_index, event_id, type, data, metadata, ord)
+  JOIN w ON w.ord = r.write_ord
+  WHERE (SELECT c.mismatch IS NULL FROM checked c)
+  ORDER BY r.ord
+  RETURNING position
+)
+SELECT c.heads, c.mismatch, ARRAY(SELECT i.position FROM inserted i ORDER BY i.position) FROM checked c`
 
 /**
  * Serialization failures and deadlocks are retried at once, up to 5 times (no
@@ -221,32 +252,43 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
         (rows) => rows.map((row) => row[0] as number)
       )
 
-    const insert = (writes: ReadonlyArray<StreamWrite>, current: ReadonlyArray<number>, recordedAt: Date) =>
+    /**
+     * Runs {@link appendSql}: the heads, the first write whose expected version
+     * does not match (its index, or -1) and the positions of the events in order.
+     */
+    const checkAndInsert = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date) =>
       Effect.suspend(() => {
         const streamIds: Array<string> = []
-        const versions: Array<number> = []
+        const kinds: Array<string> = []
+        const expectedVersions: Array<number> = []
+        const writeOrds: Array<number> = []
+        const eventIndexes: Array<number> = []
         const eventIds: Array<string> = []
         const types: Array<string> = []
         const data: Array<string> = []
         const metadata: Array<string> = []
         for (let w = 0; w < writes.length; w++) {
           const write = writes[w]!
-          let version = current[w]!
-          for (const event of write.events) {
-            streamIds.push(write.streamId)
-            versions.push(++version)
+          streamIds.push(write.streamId)
+          kinds.push(write.expected._tag)
+          expectedVersions.push(write.expected._tag === "Exact" ? write.expected.version : 0)
+          for (let i = 0; i < write.events.length; i++) {
+            const event = write.events[i]!
+            writeOrds.push(w + 1)
+            eventIndexes.push(i + 1)
             eventIds.push(event.eventId)
             types.push(event.type)
             data.push(event.data)
             metadata.push(event.metadata)
           }
         }
-        return Effect.map(
-          sql.unsafe(insertSql, [streamIds, versions, eventIds, types, data, metadata, recordedAt]).values,
-          // one statement under the append lock, rows inserted in event order:
-          // sorted, the positions are the events' positions in order
-          (rows) => rows.map((row) => Number(row[0])).sort((a, b) => a - b)
-        )
+        const params = [streamIds, kinds, expectedVersions, writeOrds, eventIndexes, eventIds, types, data, metadata, recordedAt]
+        return Effect.map(sql.unsafe(appendSql, params).values, ([row]) => ({
+          heads: (row![0] as ReadonlyArray<number | string>).map(Number),
+          mismatch: row![1] === null ? -1 : Number(row![1]) - 1,
+          // int8: the driver gives strings
+          positions: (row![2] as ReadonlyArray<number | string>).map(Number)
+        }))
       })
 
     const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, nested: boolean) => {
@@ -269,14 +311,19 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
             })
           }
         }
-        const current = yield* heads(writes)
-        for (let i = 0; i < writes.length; i++) {
-          const write = writes[i]!
-          if (!ExpectedVersion.matches(write.expected, current[i]!)) {
-            return yield* new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current[i]! })
-          }
+        // With events: check and insert in one statement under the lock. A pure
+        // check: read the heads and compare here.
+        const { heads: current, mismatch, positions } = writing
+          ? yield* checkAndInsert(writes, recordedAt)
+          : yield* Effect.map(heads(writes), (current) => ({
+            heads: current,
+            mismatch: writes.findIndex((write, i) => !ExpectedVersion.matches(write.expected, current[i]!)),
+            positions: []
+          }))
+        if (mismatch >= 0) {
+          const write = writes[mismatch]!
+          return yield* new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current[mismatch]! })
         }
-        const positions = writing ? yield* insert(writes, current, recordedAt) : []
         const streams: Array<StreamAppendResult> = writes.map((write, i) => ({
           streamId: write.streamId,
           version: current[i]! + write.events.length

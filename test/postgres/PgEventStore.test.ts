@@ -587,6 +587,61 @@ describe("PgEventStore", () => {
       })))
   })
 
+  it.live("a multi-write append whose second write expects a stale version writes nothing, draws no position, and names that stream with its head", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      yield* store.append(write(sid("first"), ExpectedVersion.noStream, [yield* deposit(1)]))
+      const setup = yield* store.append(write(sid("second"), ExpectedVersion.noStream, [yield* deposit(2), yield* deposit(3)]))
+      const error = yield* Effect.flip(store.append([
+        write(sid("first"), ExpectedVersion.unsafeExact(1), [yield* deposit(4)]),
+        write(sid("second"), ExpectedVersion.unsafeExact(1), [yield* deposit(5), yield* deposit(6)]),
+        // stale too, but the first mismatching write is the one named
+        write(sid("third"), ExpectedVersion.streamExists, [yield* deposit(7)])
+      ]))
+      expect(error).toBeInstanceOf(StoreError.WrongExpectedVersion)
+      expect(error).toMatchObject({ streamId: "second", expected: { _tag: "Exact", version: 1 }, actual: 2 })
+      expect((yield* collect(store.readAll())).map((e) => [e.streamId, e.version])).toEqual([["first", 1], ["second", 1], ["second", 2]])
+      // the insert did not run: the next append takes the next position
+      const next = yield* store.append(write(sid("third"), ExpectedVersion.noStream, [yield* deposit(8)]))
+      expect(next.positions).toEqual([setup.positions[1]! + 1])
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.live("one append mixing NoStream, StreamExists, Exact, Any and a pure check that all match writes every event at the next versions", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      yield* store.append([
+        write(sid("exists"), ExpectedVersion.noStream, [yield* deposit(1), yield* deposit(2)]),
+        write(sid("exact"), ExpectedVersion.noStream, [yield* deposit(3), yield* deposit(4), yield* deposit(5)]),
+        write(sid("any"), ExpectedVersion.noStream, [yield* deposit(6)]),
+        write(sid("guard"), ExpectedVersion.noStream, [yield* deposit(7)])
+      ])
+      const result = yield* store.append([
+        write(sid("new"), ExpectedVersion.noStream, [yield* deposit(10), yield* deposit(11)]),
+        write(sid("exists"), ExpectedVersion.streamExists, [yield* deposit(12)]),
+        write(sid("exact"), ExpectedVersion.unsafeExact(3), [yield* deposit(13), yield* deposit(14)]),
+        write(sid("any"), ExpectedVersion.any, [yield* deposit(15)]),
+        write(sid("guard"), ExpectedVersion.unsafeExact(1), [])
+      ])
+      expect(result.streams).toEqual([
+        { streamId: "new", version: 2 },
+        { streamId: "exists", version: 3 },
+        { streamId: "exact", version: 5 },
+        { streamId: "any", version: 2 },
+        { streamId: "guard", version: 1 }
+      ])
+      const first = result.positions[0]!
+      expect(result.positions).toEqual(Arr.range(first, first + 5))
+      const stored = yield* collect(store.readAll({ fromPosition: first }))
+      expect(stored.map((e) => [e.position, e.streamId, e.version, JSON.parse(e.data).amount])).toEqual([
+        [first, "new", 1, 10],
+        [first + 1, "new", 2, 11],
+        [first + 2, "exists", 3, 12],
+        [first + 3, "exact", 4, 13],
+        [first + 4, "exact", 5, 14],
+        [first + 5, "any", 2, 15]
+      ])
+    }).pipe(Effect.provide(storeAndClient())))
+
   it.live("positions within one multi-stream append of hundreds of events follow write order, then event order", () =>
     Effect.gen(function*() {
       const store = yield* EventStore.EventStore
