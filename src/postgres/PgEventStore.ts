@@ -330,9 +330,8 @@ export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient>
         }))
         return { streams, positions } satisfies AppendResult
       })).pipe(
-        Effect.catchTag("SqlError", (error) => Effect.fail(classifyAppend(error))),
-        // a failed COMMIT or ROLLBACK (a deferred constraint, a lost connection)
-        driverDefectsAsUnavailable("append")
+        // a failed COMMIT or ROLLBACK is StoreUnavailable already (transaction)
+        Effect.catchTag("SqlError", (error) => Effect.fail(classifyAppend(error)))
       )
     }
 
