@@ -85,7 +85,7 @@ export const timed = async (f: () => Promise<number>): Promise<Run> => {
 export interface CaseResult {
   readonly id: string
   readonly title: string
-  readonly backend: "sqlite" | "postgres"
+  readonly backend: "sqlite" | "postgres" | "file"
   readonly unit: "events" | "commands"
   /** Units per second; `null` when not measured. */
   readonly eventfold: number | null

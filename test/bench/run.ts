@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: eventfold against the raw drivers, same work, same data, same
- * run, on SQLite (file) and PostgreSQL (the test harness's embedded server, or
+ * run, on SQLite (file), the file store (eventfold/file, against node:fs) and PostgreSQL (the test harness's embedded server, or
  * `EVENTFOLD_TEST_PG_URL`), plus the memory case (peak RSS of folding a small and
  * a large stream through the Executor, each in its own process).
  *
@@ -9,7 +9,7 @@
  *
  * Sizes: `BENCH_EVENTS` (default 100000) scales every case down for a quick run
  * (`BENCH_EVENTS=10000 npm run bench`); `BENCH_REPEATS` (default 3) runs of each
- * side are made and the best kept; `BENCH_ONLY=sqlite,postgres,memory` picks parts.
+ * side are made and the best kept; `BENCH_ONLY=sqlite,file,postgres,memory` picks parts.
  * See harness.ts for the other knobs.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -21,11 +21,12 @@ import { formatRate, progress, sizesFromEnv, table } from "./harness.ts"
 import type { MemoryResult } from "./memory.ts"
 import { runMemory } from "./memory.ts"
 import { runPostgres } from "./postgres.ts"
+import { runFile } from "./file.ts"
 import { runSqlite } from "./sqlite.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const sizes = sizesFromEnv()
-const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,postgres,memory").split(",").map((s) => s.trim()))
+const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,file,postgres,memory").split(",").map((s) => s.trim()))
 const dir = mkdtempSync(join(tmpdir(), "eventfold-bench-"))
 
 const started = Date.now()
@@ -48,6 +49,9 @@ progress(`sizes: ${JSON.stringify(sizes)}; temp dir ${dir}`)
 try {
   await part("sqlite", async () => {
     cases.push(...(await runSqlite(dir, sizes)))
+  })
+  await part("file", async () => {
+    cases.push(...(await runFile(dir, sizes)))
   })
   await part("postgres", async () => {
     cases.push(...(await runPostgres(sizes)))
