@@ -1,37 +1,50 @@
 /**
- * The todo list example: a few commands against the in-memory store, then the
- * list as the query sees it.
+ * Serves the todo list: `npx tsx examples/todolist/main.ts`.
  *
- * Run: npx tsx examples/todolist/main.ts
+ * - RPC at `POST http://127.0.0.1:3001/rpc` (`@effect/rpc`, HTTP protocol,
+ *   NDJSON; generate a client with `RpcClient.make(TodoRpcs)` from Api.ts), and
+ *   `GET /health`.
+ * - The store is the file store in `.data/todolist` unless configured otherwise
+ *   (Store.ts: `EVENTFOLD_STORE=file|sqlite|memory`, `EVENTFOLD_FILE_DIRECTORY`,
+ *   `EVENTFOLD_SQLITE_FILE`).
+ * - `PORT` (default 3001; 0 picks a free one) on `HOST` (default 127.0.0.1: the
+ *   example has no authentication).
  */
-import { Console, Effect, Layer } from "effect"
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { Config, Effect, Layer } from "effect"
 import { Executor } from "eventfold"
-import { MemoryEventStore } from "eventfold/memory"
-import { ItemId, ListId } from "./Domain.ts"
-import * as Handlers from "./Handlers.ts"
+import { createServer } from "node:http"
+import * as Server from "./Server.ts"
+import * as Store from "./Store.ts"
 
-const program = Effect.gen(function*() {
-  const groceries = ListId.make("groceries")
-  yield* Handlers.createList(groceries, "Groceries")
-  yield* Handlers.addItem(groceries, ItemId.make("milk"), "Milk")
-  yield* Handlers.addItem(groceries, ItemId.make("bread"), "Bread")
-  yield* Handlers.addItem(groceries, ItemId.make("eggs"), "A dozen eggs")
-  yield* Handlers.markItemDone(groceries, ItemId.make("milk"))
-  yield* Handlers.removeItem(groceries, ItemId.make("bread"))
+/** A Node HTTP server on `HOST`:`PORT`. */
+const HttpServerLive = Layer.unwrapEffect(
+  Effect.map(
+    Config.all({
+      port: Config.port("PORT").pipe(Config.withDefault(3001)),
+      host: Config.string("HOST").pipe(Config.withDefault("127.0.0.1"))
+    }),
+    ({ host, port }) => NodeHttpServer.layer(createServer, { port, host })
+  )
+)
 
-  // a domain rule at work: an item is done only once
-  yield* Handlers.markItemDone(groceries, ItemId.make("milk")).pipe(
-    Effect.catchTag("ItemAlreadyDone", (error) => Console.log(`Refused: ${error.itemId} is already done`))
+/** Prints where the service listens, once it does. */
+const announce = (storeName: string) =>
+  Layer.effectDiscard(
+    Effect.gen(function*() {
+      const server = yield* HttpServer.HttpServer
+      const url = server.address._tag === "TcpAddress" ? `http://${server.address.hostname}:${server.address.port}` : "unix socket"
+      yield* Effect.logInfo(`Todo list service on ${url} (RPC: ${url}/rpc, health: ${url}/health), store: ${storeName}`)
+    })
   )
 
-  const list = yield* Handlers.getList(groceries)
-  yield* Console.log(`${list.name} (version ${list.version}, ${list.remaining} to do)`)
-  for (const item of list.items) yield* Console.log(`  [${item.done ? "x" : " "}] ${item.text}`)
-})
+const App = Layer.unwrapEffect(
+  Effect.map(Store.kind, (storeName) =>
+    Layer.mergeAll(Server.layer({ storeName }), announce(storeName)).pipe(
+      Layer.provide(Executor.layer.pipe(Layer.provideMerge(Store.layer))),
+      Layer.provide(HttpServerLive)
+    ))
+)
 
-const AppLive = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
-
-Effect.runPromise(program.pipe(Effect.provide(AppLive))).catch((error: unknown) => {
-  console.error(error)
-  process.exitCode = 1
-})
+App.pipe(Layer.launch, NodeRuntime.runMain)
