@@ -59,7 +59,10 @@ export const runFile = async (dir: string, sizes: Sizes): Promise<Array<CaseResu
     for (let i = 0; i < sizes.events; i++) {
       const { data, type } = rawEventAt(i)
       text += line(readStream, i + 1, sequentialEventId(i), type, data, now)
-      if (text.length > 1 << 20) (writeSync(fd, text), (text = ""))
+      if (text.length > 1 << 20) {
+        writeSync(fd, text)
+        text = ""
+      }
     }
     writeSync(fd, text)
     closeSync(fd)
