@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Error as PlatformError, FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { Cause, Chunk, ConfigProvider, Effect, Exit, Layer, Option, Stream } from "effect"
 import { Event, EventStore, ExpectedVersion, StoreError, StreamId } from "eventfold"
@@ -197,6 +198,66 @@ describe("FileEventStore", () => {
         }), { durability: "none", pageSize: 7 })
       expect(read.sizes).toEqual([7, 7, 7, 4])
       expect(read.backward).toEqual([12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
+    }))
+
+  it.live("a write that fails half way fails the append with StoreUnavailable and leaves no trace (make on any FileSystem)", () =>
+    Effect.gen(function*() {
+      const directory = freshDir("failing")
+      let failWrites = false
+      // Node's FileSystem, except that while failWrites is set a write stores half its bytes, then fails.
+      const failing = Layer.effect(
+        FileSystem.FileSystem,
+        Effect.map(FileSystem.FileSystem, (real) =>
+          FileSystem.FileSystem.of({
+            ...real,
+            open: (file, options) =>
+              Effect.map(real.open(file, options), (handle): FileSystem.File => ({
+                [FileSystem.FileTypeId]: FileSystem.FileTypeId,
+                fd: handle.fd,
+                get stat() {
+                  return handle.stat
+                },
+                get sync() {
+                  return handle.sync
+                },
+                seek: (offset, from) => handle.seek(offset, from),
+                read: (buffer) => handle.read(buffer),
+                readAlloc: (size) => handle.readAlloc(size),
+                truncate: (length) => handle.truncate(length),
+                write: (buffer) => handle.write(buffer),
+                writeAll: (bytes) =>
+                  failWrites
+                    ? Effect.zipRight(
+                      handle.writeAll(bytes.subarray(0, bytes.length >> 1)),
+                      Effect.fail(
+                        new PlatformError.SystemError({ reason: "Unknown", module: "FileSystem", method: "writeAll", description: "disk full" })
+                      )
+                    )
+                    : handle.writeAll(bytes)
+              }))
+          }))
+      ).pipe(Layer.provide(NodeFileSystem.layer))
+      const [a, b, c] = yield* events(1, 3)
+      const outcome = yield* Effect.scoped(
+        Effect.gen(function*() {
+          const store = yield* FileEventStore.make({ directory })
+          yield* store.append({ streamId: sid("s"), expected: ExpectedVersion.any, events: [a!] })
+          failWrites = true
+          const failed = yield* Effect.flip(store.append({ streamId: sid("s"), expected: ExpectedVersion.any, events: [b!] }))
+          failWrites = false
+          const next = yield* store.append({ streamId: sid("s"), expected: ExpectedVersion.unsafeExact(1), events: [c!] })
+          return { failed, next, read: yield* all(store) }
+        })
+      ).pipe(Effect.provide(failing))
+      expect(outcome.failed).toBeInstanceOf(StoreError.StoreUnavailable)
+      expect((outcome.failed as StoreError.StoreUnavailable).operation).toBe("append")
+      expect(outcome.next).toEqual({ streams: [{ streamId: "s", version: 2 }], positions: [2] })
+      const expected = [[a!.eventId, 1, 1], [c!.eventId, 2, 2]]
+      expect(outcome.read.map((e) => [e.eventId, e.version, e.position])).toEqual(expected)
+      // and the file holds exactly that: nothing is cut on reopening
+      const reopened = yield* withStore(directory, all)
+      expect(reopened.map((e) => [e.eventId, e.version, e.position])).toEqual(expected)
+      expect(fs.readdirSync(directory).filter((name) => name.includes(".cut-"))).toEqual([])
     }))
 
   it.live("layerConfig reads the directory from EVENTFOLD_FILE_DIRECTORY", () =>
