@@ -6,7 +6,8 @@
  * Use it with `@effect/vitest`'s `it.effect.prop`. fast-check prints the seed and
  * path of a failing case; pass them back as `{ fastCheck: { seed, path } }` to
  * replay that exact case. Retries sleep on the Effect clock, which
- * {@link checkModel} moves forward itself under `TestClock`, so no real time passes.
+ * {@link checkModel} replaces by a virtual one whose sleeps end at once, so no
+ * real time passes and no `TestClock` is needed.
  *
  * @example
  * ```ts
@@ -16,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, Either, FastCheck as fc, Fiber, Option, TestClock } from "effect"
+import { Clock, Data, Duration, Effect, Either, FastCheck as fc, Fiber, FiberStatus, Option, TestClock } from "effect"
 import { inspect } from "node:util"
 import type { Decider } from "../Decider.ts"
 import type { EventStore } from "../EventStore.ts"
@@ -82,20 +83,43 @@ export const commands = <C>(
 /**
  * Runs an effect while moving `TestClock` forward, so that sleeps inside it
  * (retry backoff, injected delays) finish at once. Only under `TestClock`
- * (`it.effect`).
+ * (`it.effect`). The clock is moved only while the effect is suspended (waiting
+ * on a sleep): an effect that never sleeps costs one fork and no adjustment.
  *
  * @since 0.1.0
+ * @category testing
  */
 export const withTestClock = <A, E, R>(self: Effect.Effect<A, E, R>, step: `${number} millis` | `${number} seconds` = "1 seconds") =>
   Effect.gen(function*() {
     const fiber = yield* Effect.fork(self)
     for (;;) {
+      yield* Effect.yieldNow()
       const exit = yield* Fiber.poll(fiber)
       if (Option.isSome(exit)) return yield* exit.value
-      yield* TestClock.adjust(step)
-      yield* Effect.yieldNow()
+      if (FiberStatus.isSuspended(yield* fiber.status)) yield* TestClock.adjust(step)
     }
   })
+
+/**
+ * A clock whose sleeps end at once and move its time forward by their duration:
+ * what a retry schedule or an injected delay sees as time passing, at no cost.
+ * It starts at the time of the clock it replaces.
+ */
+const virtualClock = (startMillis: number): Clock.Clock => {
+  let nanos = BigInt(startMillis) * 1_000_000n
+  const clock: Clock.Clock = {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => Number(nanos / 1_000_000n),
+    unsafeCurrentTimeNanos: () => nanos,
+    currentTimeMillis: Effect.sync(() => Number(nanos / 1_000_000n)),
+    currentTimeNanos: Effect.sync(() => nanos),
+    sleep: (duration) =>
+      Effect.sync(() => {
+        nanos += Duration.toNanos(duration).pipe(Option.getOrElse(() => 0n))
+      })
+  }
+  return clock
+}
 
 /**
  * Options of {@link checkModel}.
@@ -105,8 +129,13 @@ export const withTestClock = <A, E, R>(self: Effect.Effect<A, E, R>, step: `${nu
 export interface CheckOptions<S> {
   /** How states are compared (default: `Scenario.equivalent`, structural). */
   readonly equals?: (expected: S, actual: S) => boolean
-  /** `"test"` (default) moves `TestClock` for sleeps; `"live"` lets real time pass. */
-  readonly clock?: "test" | "live"
+  /**
+   * `"virtual"` (default): sleeps inside a command (retry backoff, injected
+   * delays) end at once and move a virtual clock forward, in any runtime, with or
+   * without `TestClock`. `"live"`: the clock in context, real time passes.
+   * `"test"` is the same as `"virtual"` (kept from 0.1.0, which moved `TestClock`).
+   */
+  readonly clock?: "virtual" | "test" | "live"
 }
 
 /**
@@ -129,14 +158,15 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
 ): Effect.Effect<void, ModelMismatch | Executor.ExecuteError, Executor.Executor | EventStore> =>
   Effect.gen(function*() {
     const equals = options.equals ?? equivalent
-    const run = <A, E2, R>(self: Effect.Effect<A, E2, R>) => options.clock === "live" ? self : withTestClock(self)
+    const clock = options.clock === "live" ? undefined : virtualClock(yield* Clock.currentTimeMillis)
+    const run = <A, E2, R>(self: Effect.Effect<A, E2, R>) => clock === undefined ? self : Effect.withClock(self, clock)
     let current = model.initial
     for (const [step, command] of commandList.entries()) {
       const outcome = yield* run(Effect.either(Executor.execute(decider, command)))
       if (Either.isLeft(outcome) && isExecuteError(outcome.left)) return yield* Effect.fail(outcome.left)
       current = model.apply(current, command)
       const expected = model.stateOf(current, command)
-      const actual = yield* Effect.orDie(stateOf(decider, command))
+      const actual = yield* Effect.orDie(run(stateOf(decider, command)))
       if (!equals(expected, actual)) {
         return yield* new ModelMismatch({ step, command, expected, actual, commands: commandList.slice(0, step + 1) })
       }
