@@ -17,14 +17,14 @@
  *
  * @since 0.1.0
  */
-import { Clock, Data, Duration, Effect, Either, FastCheck as fc, Fiber, FiberStatus, Option, TestClock } from "effect"
+import { Clock, Duration, Effect, Either, FastCheck as fc, Fiber, FiberStatus, Option, Schema, TestClock } from "effect"
 import { inspect } from "node:util"
 import type { Decider } from "../Decider.ts"
 import type { EventStore } from "../EventStore.ts"
 import * as Executor from "../Executor.ts"
 import * as Pipeline from "../Pipeline.ts"
 import * as StoreError from "../StoreError.ts"
-import { equivalent, stateOf } from "./Scenario.ts"
+import { diff, equivalent, formatDifferences, stateOf } from "./Scenario.ts"
 
 type Tagged = { readonly _tag: string }
 
@@ -48,22 +48,24 @@ export interface Model<C, S, M> {
  *
  * @since 0.1.0
  */
-export class ModelMismatch extends Data.TaggedError("ModelMismatch")<{
+export class ModelMismatch extends Schema.TaggedError<ModelMismatch>()("ModelMismatch", {
   /** 0-based index of the command after which the states differed. */
-  readonly step: number
-  readonly command: unknown
-  readonly expected: unknown
-  readonly actual: unknown
+  step: Schema.Number,
+  command: Schema.Unknown,
+  expected: Schema.Unknown,
+  actual: Schema.Unknown,
   /** The commands run up to and including the failing one. */
-  readonly commands: ReadonlyArray<unknown>
-}> {
+  commands: Schema.Array(Schema.Unknown)
+}) {
   override get message(): string {
     const show = (u: unknown) => inspect(u, { depth: 6, breakLength: Infinity, compact: true })
+    const differences = formatDifferences(diff(this.expected, this.actual))
     return [
       `State differs from the model after step ${this.step}`,
       `  Command:  ${show(this.command)}`,
       `  Expected: ${show(this.expected)}`,
       `  Actual:   ${show(this.actual)}`,
+      ...(differences.length === 0 ? [] : ["  Differences:", ...differences.map((line) => `    ${line}`)]),
       `  Commands: ${show(this.commands)}`
     ].join("\n")
   }

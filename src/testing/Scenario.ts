@@ -24,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, Either, Equal, Layer, Option, Stream, Utils } from "effect"
+import { Data, Effect, Either, Equal, Layer, Option, Schema, Stream, Utils } from "effect"
 import { inspect } from "node:util"
 import type { Decider, Decision, EventFor } from "../Decider.ts"
 import { fold, isEventFor, streamsOf } from "../Decider.ts"
@@ -40,23 +40,27 @@ type Tagged = { readonly _tag: string }
 
 /**
  * A scenario whose outcome was not the expected one. The message shows given,
- * command, expected and actual.
+ * command, expected and actual, then the paths where they differ.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class ScenarioFailure extends Data.TaggedError("ScenarioFailure")<{
-  readonly given: unknown
-  readonly command: unknown
-  readonly expected: string
-  readonly actual: string
-}> {
+export class ScenarioFailure extends Schema.TaggedError<ScenarioFailure>()("ScenarioFailure", {
+  given: Schema.Unknown,
+  command: Schema.Unknown,
+  expected: Schema.String,
+  actual: Schema.String,
+  /** Where expected and actual differ, one line per path (empty when the outcomes differ in kind). */
+  differences: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
+}) {
   override get message(): string {
     return [
       "Scenario failed",
       `  Given:    ${show(this.given)}`,
       `  When:     ${show(this.command)}`,
       `  Expected: ${this.expected}`,
-      `  Actual:   ${this.actual}`
+      `  Actual:   ${this.actual}`,
+      ...(this.differences.length === 0 ? [] : ["  Differences:", ...this.differences.map((line) => `    ${line}`)])
     ].join("\n")
   }
 }
@@ -70,12 +74,179 @@ const show = (value: unknown): string => {
 const inspectOptions = { depth: 6, breakLength: Infinity, compact: true } as const
 
 /**
- * Structural equality as the scenarios use it: Schema classes and tagged errors
- * by their fields, arrays and plain objects element by element.
+ * One place where two values differ: its path from the root (`""` for the root,
+ * then `[2]`, `.amount`, `.get("key")`, `{set element}`), and the value on each side
+ * (`undefined` where a side has nothing there).
+ *
+ * @since 0.2.0
+ * @category equality
+ */
+export interface Difference {
+  readonly path: string
+  readonly expected: unknown
+  readonly actual: unknown
+}
+
+const isObject = (u: unknown): u is object => typeof u === "object" && u !== null
+
+const pathKey = (key: PropertyKey): string =>
+  typeof key === "string" && /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${typeof key === "symbol" ? String(key) : JSON.stringify(key)}]`
+
+/** Own enumerable keys, symbols included (Data and Schema classes keep their fields there). */
+const keysOf = (o: object): Array<PropertyKey> => [
+  ...Object.keys(o),
+  ...Object.getOwnPropertySymbols(o).filter((symbol) => Object.prototype.propertyIsEnumerable.call(o, symbol))
+]
+
+/**
+ * Walks both values at once and records every differing path, at most `limit`.
+ * `seen` breaks cycles: a pair already under comparison counts as equal.
+ */
+const walk = (
+  expected: unknown,
+  actual: unknown,
+  path: string,
+  out: Array<Difference>,
+  limit: number,
+  seen: Map<object, Set<object>>
+): void => {
+  if (out.length >= limit || Object.is(expected, actual)) return
+  const differ = () => {
+    out.push({ path, expected, actual })
+  }
+  if (!isObject(expected) || !isObject(actual)) return differ()
+  const pairs = seen.get(expected)
+  if (pairs?.has(actual)) return
+  if (pairs === undefined) seen.set(expected, new Set([actual]))
+  else pairs.add(actual)
+  // Effect's own values (Option, Chunk, HashMap, Duration, ...) and Data classes
+  // know their equality; only when it says "different" is the walk needed.
+  if (Equal.isEqual(expected) && Utils.structuralRegion(() => Equal.equals(expected, actual))) return
+  if (Object.getPrototypeOf(expected) !== Object.getPrototypeOf(actual)) return differ()
+  if (expected instanceof Date) return (expected.getTime() === (actual as Date).getTime() ? undefined : differ())
+  if (typeof expected === "function") return differ()
+  // Effect's own structures (Option, Chunk, HashMap, ...) said "different": their
+  // fields are internals, so the value is reported whole
+  if (Equal.symbol in expected && !Array.isArray(expected) && !isStructural(expected)) return differ()
+  if (Array.isArray(expected)) {
+    const other = actual as ReadonlyArray<unknown>
+    const length = Math.max(expected.length, other.length)
+    for (let i = 0; i < length && out.length < limit; i++) walk(expected[i], other[i], `${path}[${i}]`, out, limit, seen)
+    return
+  }
+  if (expected instanceof Map) {
+    const other = actual as Map<unknown, unknown>
+    for (const [key, value] of expected) {
+      const match = other.has(key) ? key : findKey(other.keys(), key)
+      const at = `${path}.get(${inspect(key, inspectOptions)})`
+      if (match === notFound) out.push({ path: at, expected: value, actual: undefined })
+      else walk(value, other.get(match), at, out, limit, seen)
+    }
+    for (const [key, value] of other) {
+      if (!expected.has(key) && findKey(expected.keys(), key) === notFound) {
+        out.push({ path: `${path}.get(${inspect(key, inspectOptions)})`, expected: undefined, actual: value })
+      }
+    }
+    return
+  }
+  if (expected instanceof Set) {
+    const other = actual as Set<unknown>
+    for (const value of expected) {
+      if (!other.has(value) && findKey(other.values(), value) === notFound) {
+        out.push({ path: `${path}{set element}`, expected: value, actual: undefined })
+      }
+    }
+    for (const value of other) {
+      if (!expected.has(value) && findKey(expected.values(), value) === notFound) {
+        out.push({ path: `${path}{set element}`, expected: undefined, actual: value })
+      }
+    }
+    return
+  }
+  if (expected instanceof Error) {
+    const other = actual as Error
+    if (expected.message !== other.message) out.push({ path: `${path}.message`, expected: expected.message, actual: other.message })
+  }
+  const keys = new Set([...keysOf(expected), ...keysOf(actual)])
+  const before = out.length
+  for (const key of keys) {
+    if (out.length >= limit) return
+    walk(
+      (expected as Record<PropertyKey, unknown>)[key],
+      (actual as Record<PropertyKey, unknown>)[key],
+      `${path}${pathKey(key)}`,
+      out,
+      limit,
+      seen
+    )
+  }
+  // different instances with nothing enumerable to tell them apart (class
+  // instances with private state): report them whole
+  if (out.length === before && keys.size === 0 && !isPlain(expected)) differ()
+}
+
+/** The equality `Data` and Schema classes (and tagged errors) share: field by field. */
+const structuralEquality = (Data.struct({}) as unknown as Record<symbol, unknown>)[Equal.symbol]
+
+const isStructural = (o: object): boolean => (o as Record<symbol, unknown>)[Equal.symbol] === structuralEquality
+
+const notFound: unique symbol = Symbol("notFound")
+
+/** A key (or set element) of `candidates` structurally equal to `key`. */
+const findKey = (candidates: Iterable<unknown>, key: unknown): unknown => {
+  if (!isObject(key)) return notFound
+  for (const candidate of candidates) if (equivalent(key, candidate)) return candidate
+  return notFound
+}
+
+const isPlain = (o: object): boolean => {
+  const proto = Object.getPrototypeOf(o)
+  return proto === null || proto === Object.prototype
+}
+
+/**
+ * Every path where two values differ (at most `limit`, default 20): primitives
+ * with `Object.is`, dates by their time, arrays by index, Maps by key, Sets by
+ * element, plain objects, `Data` and Schema classes by their fields, and
+ * Effect's own values (`Option`, `Chunk`, `HashMap`, ...) with `Equal.equals`.
+ * Empty when the values are equivalent.
+ *
+ * @example
+ * ```ts
+ * Scenario.diff({ items: [1, 2] }, { items: [1, 3] })
+ * // [{ path: ".items[1]", expected: 2, actual: 3 }]
+ * ```
+ *
+ * @since 0.2.0
+ * @category equality
+ */
+export const diff = (expected: unknown, actual: unknown, limit = 20): ReadonlyArray<Difference> => {
+  const out: Array<Difference> = []
+  walk(expected, actual, "", out, limit, new Map())
+  return out
+}
+
+/**
+ * Structural equality as the scenarios use it: `Equal.equals` first (Effect's
+ * own values, `Data`), then structure: arrays element by element, Maps by key,
+ * Sets by element, plain objects, `Data` and Schema classes field by field,
+ * dates by their time. `equivalent(new Map(), new Map())` is `true`.
  *
  * @since 0.1.0
+ * @category equality
  */
-export const equivalent = (a: unknown, b: unknown): boolean => Utils.structuralRegion(() => Equal.equals(a, b))
+export const equivalent = (a: unknown, b: unknown): boolean => diff(a, b, 1).length === 0
+
+/**
+ * The differences of {@link diff}, one readable line each.
+ *
+ * @since 0.2.0
+ * @category equality
+ */
+export const formatDifferences = (differences: ReadonlyArray<Difference>): ReadonlyArray<string> =>
+  differences.map(({ actual, expected, path }) =>
+    `at ${path === "" ? "(root)" : path}: expected ${show(expected)}, actual ${show(actual)}`
+  )
 
 /** What a command produced: events, with their streams, or a failure. */
 type Outcome<E, Err> =
@@ -118,19 +289,24 @@ const check = <E extends Tagged, Err>(
 ) => {
   const normalize = (decisions: ReadonlyArray<Decision<E>>): ReadonlyArray<EventFor<E>> =>
     decisions.map((d) => isEventFor(d) ? d : { streamId: primary as StreamId, event: d })
-  const failure = (expected: string) =>
-    new ScenarioFailure({ given, command, expected, actual: showOutcome(outcome) })
+  const failure = (expected: string, differences: ReadonlyArray<string> = []) =>
+    new ScenarioFailure({ given, command, expected, actual: showOutcome(outcome), differences })
   return {
     then: (expected: ReadonlyArray<Decision<E>>): Option.Option<ScenarioFailure> => {
       const want = normalize(expected)
-      return outcome._tag === "Events" && equivalent(outcome.events, want)
+      if (outcome._tag !== "Events") return Option.some(failure(want.length === 0 ? "no events" : `events ${show(want)}`))
+      const differences = diff(want, outcome.events)
+      return differences.length === 0
         ? Option.none()
-        : Option.some(failure(want.length === 0 ? "no events" : `events ${show(want)}`))
+        : Option.some(failure(want.length === 0 ? "no events" : `events ${show(want)}`, formatDifferences(differences)))
     },
     thenFails: (expected: Err | ((error: Err) => boolean)): Option.Option<ScenarioFailure> =>
       outcome._tag === "Failed" && errorMatches(expected, outcome.error)
         ? Option.none()
-        : Option.some(failure(describeExpectedError(expected))),
+        : Option.some(failure(
+          describeExpectedError(expected),
+          outcome._tag === "Failed" && typeof expected !== "function" ? formatDifferences(diff(expected, outcome.error)) : []
+        )),
     thenNothing: (): Option.Option<ScenarioFailure> =>
       outcome._tag === "Events" && outcome.events.length === 0 ? Option.none() : Option.some(failure("no events"))
   }

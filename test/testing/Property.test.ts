@@ -107,3 +107,26 @@ describe("replaying a failing case through it.effect.prop with { fastCheck: { se
     expect(runs[1]).toEqual(runs[0])
   })
 })
+
+describe("Property.checkModel's virtual clock", () => {
+  /** A backoff of an hour per retry: only a clock whose sleeps end at once gets through it. */
+  const sleepy = Executor.layerWith({ retry: Schedule.spaced("1 hours").pipe(Schedule.intersect(Schedule.recurs(30))) })
+
+  it("retries sleeping an hour each run at once in a plain runtime, without TestClock, and still match the model", async () => {
+    const commands = fc.sample(Property.commands(command, { minLength: 20, maxLength: 20 }), { seed: 3, numRuns: 1 })[0]!
+    const faults = await Effect.runPromise(
+      Effect.gen(function*() {
+        yield* Property.checkModel(account, model, commands)
+        return yield* ChaosEventStore.faults
+      }).pipe(
+        Effect.provide(sleepy.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 9, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer)))
+      )
+    )
+    expect(faults.filter((fault) => fault._tag === "Conflict").length).toBeGreaterThan(0)
+  })
+
+  it("a mismatch names the differing paths of the states", () => {
+    const mismatch = new Property.ModelMismatch({ step: 2, command: "c", expected: { balance: 10 }, actual: { balance: 11 }, commands: [] })
+    expect(mismatch.message).toContain("at .balance: expected 10, actual 11")
+  })
+})
