@@ -26,6 +26,8 @@ import type { SchemaAST } from "effect"
 import type { EventData, Metadata, RecordedEvent, StoredEvent } from "./Event.ts"
 import { makeEventId, Metadata as MetadataSchema } from "./Event.ts"
 import type { EventId } from "./Event.ts"
+import type { Unfaithful } from "./internal/codecJson.ts"
+import { stringify as stringifyFaithful } from "./internal/codecJson.ts"
 import { EventDecodeError } from "./StoreError.ts"
 
 /**
@@ -102,22 +104,13 @@ const notAnObject = (data: unknown, type: string): ParseResult.ParseError =>
     issue: new ParseResult.Type(Schema.Object.ast, data, `the payload of a ${JSON.stringify(type)} event must be a JSON object`)
   })
 
-/** `JSON.stringify` as an `Either`: it throws on a `bigint` and on cycles. */
-const stringify = (value: unknown, ast: SchemaAST.AST): Either.Either<string, ParseResult.ParseError> => {
-  try {
-    return Either.right(JSON.stringify(value))
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error)
-    return Either.left(new ParseResult.ParseError({ issue: new ParseResult.Type(ast, value, `cannot be written as JSON: ${reason}`) }))
-  }
-}
-
-const notJsonSafe = (event: unknown, ast: SchemaAST.AST, cause: ParseResult.ParseError): ParseResult.ParseError =>
+/** A `ParseError` naming the path of a value JSON would not carry back faithfully. */
+const unfaithful = (ast: SchemaAST.AST, actual: unknown, found: Unfaithful): ParseResult.ParseError =>
   new ParseResult.ParseError({
     issue: new ParseResult.Type(
       ast,
-      event,
-      `the event does not survive a JSON round trip (its encoded form holds a value JSON cannot carry, such as NaN, Infinity or a Date object), so it could never be read back: ${cause.message}`
+      actual,
+      `${found.path} is ${found.reason}: JSON cannot carry it faithfully, so the event is not stored`
     )
   })
 
@@ -180,20 +173,17 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
   }
 
   /**
-   * Encodes, writes the JSON, and checks that the JSON decodes again: an encoded
-   * side that JSON cannot carry (`NaN`, a `bigint`, a `Date` from `DateFromSelf`)
-   * fails here, typed, instead of being stored and failing every later read.
+   * Encodes and writes the JSON in one pass that refuses any value JSON would
+   * not carry back faithfully (`NaN`, a `bigint`, a `Date` from `DateFromSelf`, a
+   * `Map`, a function, `undefined`), naming its path (`data.items[2].when`): such
+   * an event fails here, typed, instead of being stored as something else.
    */
   const encode = (event: E): Either.Either<RawEncoded, ParseResult.ParseError> =>
-    Either.flatMap(encodeEvent(event), (encoded) => {
-      const { _tag, ...payload } = encoded
-      return Either.flatMap(stringify(payload, schema.ast), (data) => {
-        const roundTrip = decodeEvent({ ...JSON.parse(data), _tag })
-        return Either.isRight(roundTrip)
-          ? Either.right({ type: _tag, data })
-          : Either.left(notJsonSafe(event, schema.ast, roundTrip.left))
-      })
-    })
+    Either.flatMap(encodeEvent(event), (encoded) =>
+      Either.match(stringifyFaithful(encoded, "data", "_tag"), {
+        onLeft: (found) => Either.left(unfaithful(schema.ast, event, found)),
+        onRight: (data) => Either.right({ type: encoded._tag, data })
+      }))
 
   return { encode, decode }
 }
@@ -217,16 +207,18 @@ export const upcasters = (byType: Readonly<Record<string, (data: unknown) => Raw
   return upcast === undefined ? event : upcast(event.data)
 }
 
-const stringifyMetadata = Schema.encodeEither(Schema.parseJson(MetadataSchema))
-
 /**
- * Encodes a metadata object to the JSON text the store keeps; fails when it
- * holds a value JSON cannot write (a `bigint`, a cycle).
+ * Encodes a metadata object to the JSON text the store keeps; fails, naming the
+ * path (`metadata.trace.at`), when it holds a value JSON would not carry back
+ * faithfully (a `bigint`, a `Date`, a `Map`, a function, `undefined`, `NaN`, a cycle).
  *
  * @since 0.1.0
+ * @category encoding
  */
 export const encodeMetadata = (metadata: Metadata | undefined): Either.Either<string, ParseResult.ParseError> =>
-  metadata === undefined ? Either.right("{}") : stringifyMetadata(metadata)
+  metadata === undefined
+    ? Either.right("{}")
+    : Either.mapLeft(stringifyFaithful(metadata, "metadata"), (found) => unfaithful(MetadataSchema.ast, metadata, found))
 
 /**
  * Options for one event in {@link toEventData}.

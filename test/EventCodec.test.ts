@@ -90,23 +90,76 @@ describe("EventCodec", () => {
     class Stamped extends Schema.TaggedClass<Stamped>()("Stamped", { at: Schema.DateFromSelf }) {}
     const odd = EventCodec.make(Schema.Union(Measured, Counted, Stamped))
 
-    it("NaN and Infinity (JSON writes them as null) fail the round trip", () => {
+    it("NaN and Infinity (JSON writes them as null) are refused, naming the field", () => {
       for (const value of [Number.NaN, Number.POSITIVE_INFINITY]) {
         const error = Either.getLeft(odd.encode(new Measured({ value })))
         expect(error._tag).toBe("Some")
-        expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain("does not survive a JSON round trip")
+        expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain(`data.value is ${value} (JSON writes it as null)`)
       }
       expect(Either.getOrThrow(odd.encode(new Measured({ value: 1.5 })))).toEqual({ type: "Measured", data: "{\"value\":1.5}" })
     })
 
     it("a bigint (JSON.stringify throws) fails with a ParseError, not an exception", () => {
       const error = Either.getLeft(odd.encode(new Counted({ count: 10n })))
-      expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain("cannot be written as JSON")
+      expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain("data.count is a bigint")
     })
 
-    it("a Date object under DateFromSelf (JSON writes a string) fails the round trip", () => {
+    it("a Date object under DateFromSelf (JSON writes a string) is refused, naming the field", () => {
       const error = Either.getLeft(odd.encode(new Stamped({ at: new Date(0) })))
-      expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain("does not survive a JSON round trip")
+      expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain("data.at is a Date object")
+    })
+
+    class Noted extends Schema.TaggedClass<Noted>()("Noted", { note: Schema.Unknown }) {}
+    const loose = EventCodec.make(Noted)
+    const refusedAt = (note: unknown): string => {
+      const error = Either.getLeft(loose.encode(new Noted({ note })))
+      return error._tag === "Some" ? error.value.message : "encoded"
+    }
+    const lossy: ReadonlyArray<readonly [string, unknown, string]> = [
+      ["a function", { items: [1, 2, { when: () => 1 }] }, "data.note.items[2].when is a function"],
+      ["undefined in an object", { items: [{ when: undefined }] }, "data.note.items[0].when is undefined"],
+      ["undefined in an array", [1, undefined], "data.note[1] is undefined"],
+      ["a Map", { byOwner: new Map([["ada", 1]]) }, "data.note.byOwner is a Map (JSON writes it as {})"],
+      ["a Set", new Set([1]), "data.note is a Set"],
+      ["a Date", { items: [0, 1, { when: new Date(0) }] }, "data.note.items[2].when is a Date object"],
+      ["a class instance", { at: new URL("https://example.org") }, "data.note.at is an instance of URL"],
+      ["a symbol", { s: Symbol("s") }, "data.note.s is a symbol"],
+      ["a key that is not an identifier", { "two words": Number.NaN }, "data.note[\"two words\"] is NaN"]
+    ]
+    for (const [label, note, message] of lossy) {
+      it(`with a Schema.Unknown field, ${label} is refused, naming its path`, () => {
+        expect(refusedAt(note)).toContain(message)
+      })
+    }
+
+    it("a cycle is refused, naming where the value contains itself", () => {
+      const cyclic: { self?: unknown } = {}
+      cyclic.self = { back: cyclic }
+      expect(refusedAt(cyclic)).toContain("data.note.self.back is a cycle")
+    })
+
+    it("plain JSON under Schema.Unknown is written as it is, shared references included", () => {
+      const shared = { n: 1 }
+      const note = { a: shared, b: shared, list: [null, true, "x", -2.5, { deep: [[]] }], empty: Object.create(null) }
+      const encoded = Either.getOrThrow(loose.encode(new Noted({ note })))
+      expect(encoded.type).toBe("Noted")
+      expect(JSON.parse(encoded.data)).toEqual({ note: { a: { n: 1 }, b: { n: 1 }, list: [null, true, "x", -2.5, { deep: [[]] }], empty: {} } })
+    })
+
+    it.effect("a typed append of a lossy event fails with EventEncodeError naming stream and path, and writes nothing", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.typed(loose)
+        const streamId = StreamId.unsafeMake("lossy")
+        const error = yield* Effect.flip(store.append({ streamId, expected: ExpectedVersion.any, events: [new Noted({ note: 1 }), new Noted({ note: { when: new Date(0) } })] }))
+        expect(error).toMatchObject({ _tag: "EventEncodeError", streamId: "lossy" })
+        expect(error.message).toContain("data.note.when is a Date object")
+        expect(yield* Stream.runCount(store.read(streamId))).toBe(0)
+      }).pipe(Effect.provide(MemoryEventStore.layer)))
+
+    it("metadata JSON cannot carry faithfully is refused, naming its path", () => {
+      const error = Either.getLeft(EventCodec.encodeMetadata({ trace: { at: new Date(0) } }))
+      expect(error.pipe((o) => o._tag === "Some" && o.value.message)).toContain("metadata.trace.at is a Date object")
+      expect(Either.getOrThrow(EventCodec.encodeMetadata({ user: "u1", n: [1] }))).toBe("{\"user\":\"u1\",\"n\":[1]}")
     })
 
     it.effect("a typed append of such an event fails with EventEncodeError and writes nothing", () =>
