@@ -75,11 +75,110 @@ export interface RawEncoded {
  * Options for {@link make}.
  *
  * @since 0.1.0
+ * @category constructors
  */
-export interface Options {
-  /** Upgrades old rows (renamed types, old payload shapes) before decoding. */
+export interface Options<E = unknown> {
+  /**
+   * Upgrades old rows (renamed types, old payload shapes) before decoding: an
+   * untyped function over the parsed JSON, for what {@link versions} cannot say.
+   */
   readonly upcast?: Upcaster
+  /**
+   * Old shapes of stored events, typed: for each stored type name (after the
+   * upcaster, if any), the old versions of its payload, each a schema that
+   * decodes into a current event (see {@link version}). A row is decoded with the
+   * current schema first; only if that fails are its type's versions tried, in
+   * order, and the first that decodes wins. A row that matches none fails with
+   * `EventDecodeError` naming the row and every attempt.
+   */
+  readonly versions?: Versions<E>
 }
+
+/**
+ * The old versions of stored events, by stored type name.
+ *
+ * @since 0.2.0
+ * @category schema evolution
+ */
+export type Versions<E> = { readonly [storedType: string]: ReadonlyArray<EventVersion<E>> }
+
+const EventVersionTypeId: unique symbol = Symbol.for("eventfold/EventCodec/EventVersion")
+
+/**
+ * An old version of a stored event: decodes a stored payload of that old shape
+ * into a current event of type `E`. Made by {@link version}.
+ *
+ * @since 0.2.0
+ * @category schema evolution
+ */
+export interface EventVersion<out E> {
+  readonly [EventVersionTypeId]: typeof EventVersionTypeId
+  /**
+   * Decodes the parsed payload of a stored row (a JSON object, with `_tag` set
+   * to the stored type name) into the current event.
+   */
+  readonly decode: (payload: unknown) => Either.Either<E, ParseResult.ParseError>
+}
+
+/**
+ * Declares an old version of an event, typed, in one of two forms:
+ *
+ * - `version(OldShape, upgrade)`: `OldShape` is a schema of the payload as it was
+ *   stored (a `Schema.Struct`, or the old `TaggedClass`: the stored type name is
+ *   given as `_tag`), and `upgrade` maps a decoded old value to the current event.
+ * - `version(schema)`: a schema whose encoded side is the old stored payload and
+ *   whose type is the current event, such as a `Schema.transform` you wrote.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { EventCodec } from "eventfold"
+ *
+ * class Opened extends Schema.TaggedClass<Opened>()("Opened", { owner: Schema.String, currency: Schema.String }) {}
+ *
+ * // v1 stored "AccountOpened" with { name }; v2 stored "Opened" without a currency
+ * const OpenedV1 = EventCodec.version(Schema.Struct({ name: Schema.String }), (v1) => new Opened({ owner: v1.name, currency: "EUR" }))
+ * const OpenedV2 = EventCodec.version(Schema.Struct({ owner: Schema.String }), (v2) => new Opened({ ...v2, currency: "EUR" }))
+ *
+ * const codec = EventCodec.make(Opened, { versions: { AccountOpened: [OpenedV1], Opened: [OpenedV2] } })
+ * ```
+ *
+ * @since 0.2.0
+ * @category schema evolution
+ */
+export const version: {
+  <A, I>(schema: Schema.Schema<A, I, never>): EventVersion<A>
+  <Old, I, A>(from: Schema.Schema<Old, I, never>, upgrade: (old: Old) => A): EventVersion<A>
+} = <Old, I, A>(from: Schema.Schema<Old, I, never>, upgrade?: (old: Old) => A): EventVersion<A> => {
+  const decodeOld = Schema.decodeUnknownEither(from)
+  return {
+    [EventVersionTypeId]: EventVersionTypeId,
+    decode: upgrade === undefined
+      // the one-argument form: the schema's type is the current event (Old is A)
+      ? (decodeOld as unknown as (payload: unknown) => Either.Either<A, ParseResult.ParseError>)
+      : (payload) => Either.map(decodeOld(payload), upgrade)
+  }
+}
+
+/** A row of a known type that neither the current schema nor any old version decodes. */
+const noVersionMatches = (
+  ast: SchemaAST.AST,
+  data: unknown,
+  type: string,
+  current: ParseResult.ParseError,
+  attempts: ReadonlyArray<ParseResult.ParseError>
+): ParseResult.ParseError =>
+  new ParseResult.ParseError({
+    issue: new ParseResult.Type(
+      ast,
+      data,
+      [
+        `the payload matches neither the current schema of ${JSON.stringify(type)} nor any of its ${attempts.length} old version(s)`,
+        `current: ${current.message}`,
+        ...attempts.map((attempt, i) => `version ${i + 1}: ${attempt.message}`)
+      ].join("\n")
+    )
+  })
 
 const parseJson = Schema.decodeUnknownEither(Schema.parseJson())
 /**
@@ -121,11 +220,25 @@ const unfaithful = (ast: SchemaAST.AST, actual: unknown, found: Unfaithful): Par
  */
 export const make = <E extends { readonly _tag: string }, I extends { readonly _tag: string }>(
   schema: Schema.Schema<E, I, never>,
-  options: Options = {}
+  options: Options<E> = {}
 ): EventCodec<E> => {
   const decodeEvent = Schema.decodeUnknownEither(schema)
   const encodeEvent = Schema.encodeEither(schema)
   const upcast = options.upcast
+  const versions = options.versions
+
+  /** The current schema first; on failure the old versions of `type`, in order. */
+  const decodeVersioned = (type: string, tagged: Record<string, unknown>): Either.Either<E, ParseResult.ParseError> => {
+    const current = decodeEvent(tagged)
+    if (Either.isRight(current) || versions === undefined || !Object.hasOwn(versions, type)) return current
+    const attempts: Array<ParseResult.ParseError> = []
+    for (const old of versions[type]!) {
+      const decoded = old.decode(tagged)
+      if (Either.isRight(decoded)) return decoded
+      attempts.push(decoded.left)
+    }
+    return Either.left(noVersionMatches(schema.ast, tagged, type, current.left, attempts))
+  }
 
   const fail = (row: StoredEvent, cause: ParseResult.ParseError) =>
     Either.left(
@@ -152,7 +265,7 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
     // an upcaster may hand back an object it keeps (or froze): tag a copy of it
     const tagged: Record<string, unknown> = upcast === undefined ? data : { ...data }
     tagged["_tag"] = type
-    const decoded = decodeEvent(tagged)
+    const decoded = decodeVersioned(type, tagged)
     if (Either.isLeft(decoded)) return fail(row, decoded.left)
     let metadata = emptyMetadata
     if (row.metadata !== "{}") {
