@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, ParseResult, Schema, Stream } from "effect"
 import { Event, EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
+import { readFileSync } from "node:fs"
 
 // The current events.
 class Opened extends Schema.TaggedClass<Opened>()("Opened", { owner: Schema.String, currency: Schema.String }) {}
@@ -124,5 +125,16 @@ describe("EventCodec versions: typed schema evolution", () => {
       type: "Opened",
       data: "{\"owner\":\"Ada\",\"currency\":\"EUR\"}"
     })
+  })
+})
+
+describe("README: Schema evolution", () => {
+  it("shows the versions this file tests, word for word", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+    const start = readme.indexOf("## Schema evolution")
+    const section = readme.slice(start, readme.indexOf("\n## ", start + 1))
+    const snippets = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!)
+    expect(snippets).toHaveLength(1)
+    expect(readFileSync(new URL(import.meta.url), "utf8")).toContain(snippets[0]!)
   })
 })
