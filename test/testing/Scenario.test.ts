@@ -159,7 +159,7 @@ describe("Scenario.equivalent and Scenario.diff", () => {
     const scenario = Scenario.decider(account).given([new Opened()]).when(new Deposit({ id: "a", amount: 5 }))
     const failure = Either.getLeft(Either.try(() => scenario.then([new Deposited({ amount: 6 })])))
     expect(Option.isSome(failure)).toBe(true)
-    const message = Option.getOrThrow(failure).message
+    const message = (Option.getOrThrow(failure) as Error).message
     expect(message).toContain("Differences:")
     expect(message).toContain("at [0].event.amount: expected 6, actual 5")
   })
