@@ -15,7 +15,11 @@ export default tseslint.config(
     }
   },
   {
-    files: ["test/**", "examples/**"],
+    files: ["scripts/**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } }
+  },
+  {
+    files: ["test/**", "examples/**", "scripts/**"],
     rules: { "no-restricted-syntax": "off" }
   }
 )
