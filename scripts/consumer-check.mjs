@@ -4,7 +4,7 @@
 //
 //   1. npm pack (prepack builds dist/); the file list holds no tests, benches, examples, ADRs or CI
 //      files; every export target (and main/types) is in it; JavaScript targets are .js, types .d.ts.
-//   2. A project with only the required peers (effect, @effect/sql): eventfold, eventfold/memory and
+//   2. A project with effect alone (the one required peer): eventfold, eventfold/memory and
 //      eventfold/testing load; eventfold/sqlite and eventfold/postgres fail naming their driver.
 //   3. A project with the drivers, vitest and TypeScript: scripts/consumer/app.ts type-checks
 //      (strict, skipLibCheck false) with moduleResolution NodeNext and Bundler, compiles with
@@ -57,27 +57,29 @@ const stray = [...files].filter(
 if (stray.length > 0) fail(`the tarball holds files a user does not need: ${stray.join(", ")}`)
 if (!files.has("LICENSE")) fail("the tarball has no LICENSE")
 const targets = []
-const collect = (value, condition) => {
+const collect = (value, condition, label) => {
   if (value === null) return
-  if (typeof value === "string") targets.push([condition, value])
-  else for (const [key, inner] of Object.entries(value)) collect(inner, key)
+  if (typeof value === "string") targets.push([condition, value, label])
+  else for (const [key, inner] of Object.entries(value)) collect(inner, key, `${label}.${key}`)
 }
-for (const [subpath, value] of Object.entries(pkg.exports)) if (subpath !== "./package.json") collect(value, subpath)
-targets.push(["main", pkg.main], ["types", pkg.types])
-for (const [condition, target] of targets) {
+for (const [subpath, value] of Object.entries(pkg.exports)) {
+  if (subpath !== "./package.json") collect(value, subpath, `exports["${subpath}"]`)
+}
+targets.push(["main", pkg.main, "main"], ["types", pkg.types, "types"])
+for (const [condition, target, label] of targets) {
   const path = target.replace(/^\.\//, "")
   if (path.includes("*")) {
     // A subpath pattern ("./*": every public module): it must match files of the right kind.
     const pattern = new RegExp(`^${path.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^]+")}$`)
-    if (![...files].some((f) => pattern.test(f))) fail(`"${condition}": ${target} matches no file in the tarball`)
-    if (condition === "types" ? !path.endsWith(".d.ts") : !/\.[cm]?js$/.test(path)) fail(`"${condition}": ${target} is not compiled output`)
+    if (![...files].some((f) => pattern.test(f))) fail(`${label}: ${target} matches no file in the tarball`)
+    if (condition === "types" ? !path.endsWith(".d.ts") : !/\.[cm]?js$/.test(path)) fail(`${label}: ${target} is not compiled output`)
     continue
   }
-  if (!files.has(path)) fail(`"${condition}": ${target} is not in the tarball`)
+  if (!files.has(path)) fail(`${label}: ${target} is not in the tarball`)
   if (condition === "types" ? !path.endsWith(".d.ts") : !/\.[cm]?js$/.test(path)) {
-    fail(`"${condition}": ${target} is not a ${condition === "types" ? ".d.ts" : "compiled .js"} file`)
+    fail(`${label}: ${target} is not a ${condition === "types" ? ".d.ts" : "compiled .js"} file`)
   }
-  if (condition === "types" && !files.has(path + ".map")) fail(`"${condition}": ${target} has no declaration map`)
+  if (condition === "types" && !files.has(path + ".map")) fail(`${label}: ${target} has no declaration map`)
 }
 const kB = (n) => `${(n / 1024).toFixed(1)} kB`
 step(`${packed.filename}: ${packed.entryCount} files, ${kB(packed.size)} packed, ${kB(packed.unpackedSize)} unpacked`)
@@ -96,9 +98,9 @@ const project = (name, peers) => {
   return dir
 }
 
-// 2. Memory only: required peers, no drivers, no vitest ---------------------------------------
-step("memory-only project: effect and @effect/sql only")
-const bare = project("memory-only", ["effect", "@effect/sql"])
+// 2. Memory only: effect alone (no @effect/sql, no drivers, no vitest) ---------------------------------------
+step("memory-only project: effect alone")
+const bare = project("memory-only", ["effect"])
 const probe = (specifier) =>
   spawnSync(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(specifier)})`], {
     cwd: bare,
