@@ -5,7 +5,7 @@
 //   1. npm pack (prepack builds dist/); the file list holds no tests, benches, examples, ADRs or CI
 //      files; every export target (and main/types) is in it; JavaScript targets are .js, types .d.ts.
 //   2. A project with effect alone (the one required peer): eventfold, eventfold/memory and
-//      eventfold/testing load; eventfold/sqlite and eventfold/postgres fail naming their driver.
+//      eventfold/testing load; eventfold/sqlite, /postgres and /file fail naming their driver.
 //   3. A project with the drivers, vitest and TypeScript: scripts/consumer/app.ts type-checks
 //      (strict, skipLibCheck false) with moduleResolution NodeNext and Bundler, compiles with
 //      declarations, and the compiled app.js runs in plain node (memory and SQLite); vitest runs
@@ -112,7 +112,12 @@ const loads = spawnSync(
   { cwd: bare, encoding: "utf8" }
 )
 if (loads.status !== 0) fail(`eventfold, eventfold/memory or eventfold/testing failed to load without drivers or vitest:\n${loads.stderr}`)
-for (const [specifier, driver] of [["eventfold/sqlite", "@effect/sql-sqlite-node"], ["eventfold/postgres", "@effect/sql-pg"]]) {
+const needs = [
+  ["eventfold/sqlite", "@effect/sql-sqlite-node"],
+  ["eventfold/postgres", "@effect/sql-pg"],
+  ["eventfold/file", "@effect/platform"]
+]
+for (const [specifier, driver] of needs) {
   const result = probe(specifier)
   const line = result.stderr.split("\n").find((l) => l.includes("Cannot find package")) ?? ""
   if (result.status === 0 || !line.includes(`'${driver}'`)) {

@@ -11,8 +11,9 @@
  * taken over: delete it by hand once you know no process uses the directory.
  */
 import type { FileSystem } from "@effect/platform"
-import { Data, Effect } from "effect"
-import type { Scope } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { StoreUnavailable } from "../../StoreError.ts"
 
 /**

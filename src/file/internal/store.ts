@@ -3,8 +3,14 @@
  * in-memory index, paged reads by offset and appends of one framed record.
  */
 import type { FileSystem } from "@effect/platform"
-import { Chunk, Clock, Effect, Either, Metric, Option, Stream } from "effect"
-import type { Scope } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import type * as Scope from "effect/Scope"
 import type { StoredEvent } from "../../Event.ts"
 import { EventStore, rowsFetched } from "../../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventStore.ts"
