@@ -52,7 +52,7 @@ const deposit = (amount: number): Event.EventData => ({
 })
 
 const withExecutor = (store: Layer.Layer<EventStore.EventStore>, options?: Executor.Options) =>
-  Effect.provide(Layer.provideMerge(options === undefined ? Executor.layer : Executor.layerWith(options), store))
+  Effect.provide(Executor.layerOn(store, options))
 
 const readBack = (streamId: StreamId.StreamId) =>
   Effect.flatMap(EventStore.typed(codec), (store) => Stream.runCollect(store.read(streamId))).pipe(

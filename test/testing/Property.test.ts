@@ -6,10 +6,10 @@ import { ChaosEventStore, Property } from "eventfold/testing"
 import type { Command } from "./fixtures/Account.ts"
 import { account, command, model, sloppyAccount } from "./fixtures/Account.ts"
 
-const onMemory = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
+const onMemory = Executor.layerOn(MemoryEventStore.layer)
 
 /** Many retries: with 30% injected conflicts, five attempts would sometimes run out. */
-const patient = Executor.layerWith({
+const patient = Executor.layer({
   retry: Schedule.exponential("10 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(30)))
 })
 
