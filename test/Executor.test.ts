@@ -268,48 +268,60 @@ describe("Executor retries", () => {
     }).pipe(withExecutor(movingStore(control)))
   })
 
-  it.effect("gives up after 5 attempts by default with RetriesExhausted carrying the last conflict", () => {
+  it.effect("gives up after its 10-second budget by default with RetriesExhausted carrying the last conflict", () => {
     const control = { moves: 0, target: ada }
     return Effect.gen(function*() {
       yield* openAccount("ada", 100)
+      const conflictsBefore = yield* counter(Executor.conflicts)
       control.moves = Number.POSITIVE_INFINITY
       const fiber = yield* Effect.fork(Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 30 }))))
       yield* TestClock.adjust("1 minute")
       const error = yield* Fiber.join(fiber)
       expect(error._tag).toBe("RetriesExhausted")
       if (error._tag !== "RetriesExhausted") return
-      expect(error.attempts).toBe(5)
+      // waits of 5 to 250 ms within 10 s: far more than the 5 attempts of 0.1.0, each one a conflict
+      expect(error.attempts).toBeGreaterThan(40)
+      expect((yield* counter(Executor.conflicts)) - conflictsBefore).toBe(error.attempts)
       expect(error.last.streamId).toBe(ada)
-      expect(error.last.actual).toBe(2 + 5)
-      expect(error.message).toBe(`Command gave up after 5 attempts: ${error.last.message}`)
+      expect(error.last.actual).toBe(2 + error.attempts)
+      expect(error.message).toBe(`Command gave up after ${error.attempts} attempts: ${error.last.message}`)
+      expect(Executor.isExecuteError(error)).toBe(true)
       // nothing of the command was written: only the concurrent deposits
       expect((yield* readBack(ada)).filter((e) => e._tag === "Withdrawn")).toEqual([])
     }).pipe(withExecutor(movingStore(control)))
   })
 
-  it.effect("backs off exponentially with jitter by default: about 10, 20, 40 and 80 ms between the 5 attempts", () => {
+  it.effect("waits with decorrelated jitter by default: each wait between 5 ms and 3 times the last, at most 250 ms, for at most 10 s", () => {
     const control = { moves: 0, target: ada }
     return Effect.gen(function*() {
       yield* openAccount("ada", 100)
       control.moves = Number.POSITIVE_INFINITY
       const fiber = yield* Effect.fork(Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 30 }))))
+      const started = yield* Clock.currentTimeMillis
       const delays: Array<number> = []
-      for (let retry = 0; retry < 4; retry++) {
-        while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* Effect.yieldNow()
-        const wakeAt = Chunk.unsafeHead(yield* TestClock.sleeps())
-        const delay = wakeAt - (yield* Clock.currentTimeMillis)
+      while (fiber.unsafePoll() === null) {
+        const sleeps = yield* TestClock.sleeps()
+        if (Chunk.isEmpty(sleeps)) {
+          yield* Effect.yieldNow()
+          continue
+        }
+        const delay = Chunk.unsafeHead(sleeps) - (yield* Clock.currentTimeMillis)
         delays.push(delay)
         yield* TestClock.adjust(Duration.millis(delay))
       }
       const error = yield* Fiber.join(fiber)
-      expect(error).toMatchObject({ _tag: "RetriesExhausted", attempts: 5 })
-      expect(delays).toHaveLength(4)
-      delays.forEach((delay, i) => {
-        const base = 10 * 2 ** i
-        expect(delay).toBeGreaterThanOrEqual(base * 0.8)
-        expect(delay).toBeLessThanOrEqual(base * 1.2)
-      })
-      expect(yield* TestClock.sleeps()).toEqual(Chunk.empty())
+      expect(error).toMatchObject({ _tag: "RetriesExhausted", attempts: delays.length + 1 })
+      let previous = 5
+      for (const delay of delays) {
+        expect(delay).toBeGreaterThanOrEqual(5)
+        expect(delay).toBeLessThanOrEqual(Math.min(250, previous * 3))
+        expect(Number.isInteger(delay)).toBe(true)
+        previous = delay
+      }
+      expect(new Set(delays).size).toBeGreaterThan(5) // jittered, not a fixed ladder
+      const spent = (yield* Clock.currentTimeMillis) - started
+      expect(spent).toBeGreaterThanOrEqual(10_000 - 250)
+      expect(spent).toBeLessThanOrEqual(10_000 + 250)
     }).pipe(withExecutor(movingStore(control)))
   })
 
@@ -391,7 +403,8 @@ describe("Executor memory and observability", () => {
         "eventfold.stream_ids": [ada],
         "eventfold.events_appended": 1,
         "eventfold.versions": [3],
-        "eventfold.attempts": 1
+        "eventfold.attempts": 1,
+        "eventfold.outcome": "done"
       })
       const [read] = byName("eventfold.execute.read")
       expect(Object.fromEntries(read!.attributes)).toEqual({

@@ -55,8 +55,8 @@ export const decorrelatedJitter = (options: {
   const base = Duration.toMillis(options.base)
   const cap = Duration.toMillis(options.cap)
   return Schedule.makeWithState(base, (now, _: unknown, previous: number) =>
-    Effect.map(Random.nextRange(base, Math.max(base, previous * 3)), (next) => {
-      const wait = Math.min(cap, next)
+    Effect.map(Random.nextIntBetween(base, Math.max(base, previous * 3) + 1), (next) => {
+      const wait = Math.min(cap, next) // whole milliseconds: a sleep takes no fraction
       return [wait, Duration.millis(wait), ScheduleDecision.continueWith(ScheduleInterval.after(now + wait))] as const
     }))
 }
