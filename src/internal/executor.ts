@@ -3,7 +3,7 @@
  * retries on conflict through a Schedule, serializes commands per stream, traces
  * and counts. Only `src/Executor.ts` imports this module.
  */
-import { Array as Arr, Cause, Duration, Effect, Either, Metric, Option, Random, Schedule, ScheduleDecision, ScheduleInterval, Stream } from "effect"
+import { Array as Arr, Cause, Duration, Effect, Either, Metric, Option, Random, Schedule, ScheduleDecision, ScheduleInterval, ScheduleIntervals, Stream } from "effect"
 import type { Chunk } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Decider, Tagged } from "../Decider.ts"
@@ -78,9 +78,19 @@ const onConflicts = <Out, R>(
     schedule.initial,
     (now, input: unknown, state) =>
       isWrongExpectedVersion(input)
-        ? Effect.map(schedule.step(now, input, state), ([next, out, decision]) => [next, Option.some(out), decision] as const)
+        ? Effect.map(schedule.step(now, input, state), ([next, out, decision]) => [next, Option.some(out), wholeMillis(decision)] as const)
         : Effect.succeed([state, Option.none<Out>(), ScheduleDecision.done] as const)
   ).pipe(Schedule.intersect(Schedule.count))
+
+/**
+ * Rounds a wait up to a whole millisecond: a jittered schedule wakes at fractions
+ * of one, which `TestClock` cannot sleep until (it converts to a BigInt).
+ */
+const wholeMillis = (decision: ScheduleDecision.ScheduleDecision): ScheduleDecision.ScheduleDecision => {
+  if (ScheduleDecision.isDone(decision)) return decision
+  const start = ScheduleIntervals.start(decision.intervals)
+  return Number.isInteger(start) ? decision : ScheduleDecision.continueWith(ScheduleInterval.after(Math.ceil(start)))
+}
 
 type Step<C, S, E extends Tagged, Err> = Pipeline.Step<C, S, E, Err>
 
