@@ -1,4 +1,4 @@
-import { Console, Effect, Either, Layer, Schema, Stream } from "effect"
+import { Console, Effect, Either, Schema, Stream } from "effect"
 import { Decider, EventCodec, EventStore, Executor, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 
@@ -26,4 +26,4 @@ const program = Effect.gen(function*() {
   yield* Console.log(`events: ${events}`) // events: 2
 })
 
-program.pipe(Effect.provide(Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))), Effect.runPromise)
+program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer)), Effect.runPromise)

@@ -34,6 +34,17 @@ import type { EventCodec } from "./EventCodec.ts"
 import type { StreamId } from "./StreamId.ts"
 
 /**
+ * What every event type has: a `_tag` naming its case (a `Schema.TaggedClass` or
+ * `Data.TaggedClass` has one).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Tagged {
+  readonly _tag: string
+}
+
+/**
  * An event together with the stream it goes to. Multi-stream deciders return
  * these from `decide`.
  *
@@ -59,7 +70,7 @@ export type Decision<E> = E | EventFor<E>
  *
  * @since 0.1.0
  */
-export interface Decider<C, S, E extends { readonly _tag: string }, Err = never> {
+export interface Decider<C, S, E extends Tagged, Err = never> {
   /** A name for traces and metrics, e.g. `"Account"`. */
   readonly name: string
   /** Encodes the events `decide` produces and decodes the events read. */
@@ -93,7 +104,7 @@ export interface Decider<C, S, E extends { readonly _tag: string }, Err = never>
  *
  * @since 0.1.0
  */
-export interface Definition<C, S, E extends { readonly _tag: string }, Decided> {
+export interface Definition<C, S, E extends Tagged, Decided> {
   readonly name?: string
   readonly codec: EventCodec<E>
   readonly initialState: S
@@ -119,7 +130,7 @@ export type ErrorOf<Decided> = Decided extends Either.Either<unknown, infer Err>
 export const make = <
   C,
   S,
-  E extends { readonly _tag: string },
+  E extends Tagged,
   Decided extends Either.Either<ReadonlyArray<Decision<E>>, unknown>
 >(
   definition: Definition<C, S, E, Decided>
@@ -140,7 +151,7 @@ export const make = <
  *
  * @since 0.1.0
  */
-export const fold = <C, S, E extends { readonly _tag: string }, Err>(
+export const fold = <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
   events: Iterable<EventFor<E>>,
   state: S = decider.initialState
@@ -155,7 +166,7 @@ export const fold = <C, S, E extends { readonly _tag: string }, Err>(
  *
  * @since 0.1.0
  */
-export const streamsOf = <C, S, E extends { readonly _tag: string }, Err>(
+export const streamsOf = <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
   command: C
 ): ReadonlyArray<StreamId> => {
@@ -170,5 +181,5 @@ export const streamsOf = <C, S, E extends { readonly _tag: string }, Err>(
  *
  * @since 0.1.0
  */
-export const isEventFor = <E extends { readonly _tag: string }>(decision: Decision<E>): decision is EventFor<E> =>
+export const isEventFor = <E extends Tagged>(decision: Decision<E>): decision is EventFor<E> =>
   !("_tag" in decision) && "streamId" in decision && "event" in decision

@@ -1,65 +1,85 @@
 /**
  * The runtime shell of command execution. The `Executor` service runs a
  * `Decider` against the `EventStore` in context: it drives the pure `Pipeline`,
- * reading each requested stream and pushing its events into the pipeline one at a
- * time as the store yields them (a stream is never collected), then performs the
- * append. When a stream moved since it was read (`WrongExpectedVersion`), it runs
- * the command again from a fresh pipeline under a retry `Schedule`. Domain errors
- * are returned as typed failures and never retried.
+ * reading each requested stream and folding its events page by page as the store
+ * yields them (a stream is never collected), then performs the append. When a
+ * stream moved since it was read (`WrongExpectedVersion`), it runs the command
+ * again from a fresh pipeline under a retry `Schedule`. Domain errors are returned
+ * as typed failures and never retried. Commands of one executor on the same
+ * streams run one after the other, so they do not conflict with each other.
  *
  * Every execution is traced (`eventfold.execute`, with `eventfold.execute.read` and
  * `eventfold.execute.append` children) and counted (see the metrics below).
  *
  * @example
  * ```ts
- * import { Effect, Layer } from "effect"
+ * import { Effect } from "effect"
  * import { Executor } from "eventfold"
  * import { MemoryEventStore } from "eventfold/memory"
  *
  * const program = Effect.gen(function* () {
  *   const { state, events } = yield* Executor.execute(bank, new Transfer({ from, to, amount: 10 }))
+ *   const { state: balance, versions } = yield* Executor.load(bank, new Transfer({ from, to, amount: 0 }))
  * })
  *
- * program.pipe(Effect.provide(Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))))
+ * program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer)))
  * ```
  *
  * @since 0.1.0
  */
-import { Array as Arr, Chunk, Clock, Context, Duration, Effect, Either, Layer, Metric, Schedule, Schema, Stream } from "effect"
-import type { MetricKeyType, MetricState } from "effect"
-import type { NonEmptyReadonlyArray } from "effect/Array"
-import type { Decider } from "./Decider.ts"
-import { eventIdFrom } from "./Event.ts"
+import { Context, Effect, Layer, Metric, Predicate, Schema } from "effect"
+import type { Duration, Schedule } from "effect"
+import type { Decider, Tagged } from "./Decider.ts"
 import type { Metadata } from "./Event.ts"
-import type { EventCodec } from "./EventCodec.ts"
-import type { StreamWrite, TypedStreamWrite } from "./EventStore.ts"
-import { encodeWrites, EventStore } from "./EventStore.ts"
-import * as ExpectedVersion from "./ExpectedVersion.ts"
-import * as Pipeline from "./Pipeline.ts"
-import type {
-  AppendError,
+import { EventStore } from "./EventStore.ts"
+import type { StreamAppendResult } from "./EventStore.ts"
+import * as internal from "./internal/executor.ts"
+import { TypeId as ExecuteErrorTypeId } from "./internal/executorError.ts"
+import type * as Pipeline from "./Pipeline.ts"
+import {
   DuplicateEventId,
   EventDecodeError,
   EventEncodeError,
   InvalidArgument,
-  ReadError,
-  StoreUnavailable
+  StoreUnavailable,
+  WrongExpectedVersion
 } from "./StoreError.ts"
-import { WrongExpectedVersion } from "./StoreError.ts"
-import type { InvalidStreamId } from "./StreamId.ts"
+import type { ReadError } from "./StoreError.ts"
+import { InvalidStreamId } from "./StreamId.ts"
 
-type Tagged = { readonly _tag: string }
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/**
+ * The type id of the executor's own errors (`RetriesExhausted`) and the
+ * pipeline's (`InvalidDecision`, `UnexpectedInput`).
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export const TypeId: typeof ExecuteErrorTypeId = ExecuteErrorTypeId
+
+/**
+ * @since 0.2.0
+ * @category type ids
+ */
+export type TypeId = typeof ExecuteErrorTypeId
 
 /**
  * Every attempt of a command met a stream that had moved since it was read.
  * `attempts` counts the attempts made; `last` is the final conflict.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>()("RetriesExhausted", {
   attempts: Schema.Number,
   last: WrongExpectedVersion
 }) {
+  /** Marks the errors of command execution (see {@link isExecuteError}). */
+  readonly [TypeId]: TypeId = TypeId
+
   override get message(): string {
     return `Command gave up after ${this.attempts} attempt${this.attempts === 1 ? "" : "s"}: ${this.last.message}`
   }
@@ -69,6 +89,7 @@ export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>()("Re
  * What executing a command can fail with, besides the decider's domain errors.
  *
  * @since 0.1.0
+ * @category errors
  */
 export type ExecuteError =
   | ReadError
@@ -82,57 +103,149 @@ export type ExecuteError =
   | RetriesExhausted
 
 /**
+ * What loading a command's state can fail with: reading, decoding and naming
+ * the streams. No domain error (nothing is decided) and no conflict (nothing is
+ * appended).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type LoadError = ReadError | EventDecodeError | Pipeline.InvalidDecision | InvalidStreamId
+
+/**
+ * Whether a value is an infrastructure error of command execution: a store
+ * error, an invalid stream id, `RetriesExhausted` or a broken decider
+ * (`InvalidDecision`). A decider's domain error never is, so an adapter maps
+ * infrastructure errors in one line and leaves domain errors to the domain.
+ *
+ * @example
+ * ```ts
+ * Executor.execute(account, command).pipe(
+ *   Effect.catchIf(Executor.isExecuteError, (error) => Effect.fail(new ServiceUnavailable({ message: error.message })))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category refinements
+ */
+export const isExecuteError = (u: unknown): u is ExecuteError | Pipeline.UnexpectedInput =>
+  Predicate.hasProperty(u, TypeId) ||
+  u instanceof WrongExpectedVersion ||
+  u instanceof DuplicateEventId ||
+  u instanceof EventDecodeError ||
+  u instanceof EventEncodeError ||
+  u instanceof InvalidArgument ||
+  u instanceof StoreUnavailable ||
+  u instanceof InvalidStreamId
+
+// ---------------------------------------------------------------------------
+// Options and results
+// ---------------------------------------------------------------------------
+
+/**
  * What a successful command returns: the state after its events, the events
  * appended (with their streams), every stream's version and the global positions.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Result<S, E> = Pipeline.Result<S, E>
 
 /**
- * Options of an executor.
+ * What {@link load} returns: the state folded from every stream the command
+ * reads, and each stream's version (0 when it has no events), in reading order.
+ * The versions are what an optimistic write based on this state expects (an
+ * HTTP `ETag`, say).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Loaded<S> {
+  readonly state: S
+  readonly versions: ReadonlyArray<StreamAppendResult>
+}
+
+/**
+ * Options of an executor (its layer): defaults for every command it runs.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /**
-   * When to run a command again after a conflict. Its input is the conflict.
-   * Default {@link defaultRetry}: 5 attempts in all, exponential backoff from
-   * 10 ms with jitter.
+   * When to run a command again after a conflict. Its input is the conflict;
+   * it is never stepped with another error. Default {@link defaultRetry}.
    */
   readonly retry?: Schedule.Schedule<unknown, WrongExpectedVersion>
   /** Rows per page when reading streams (default: the store's, 256). */
   readonly pageSize?: number
+  /**
+   * Runs the commands of this executor that name the same streams one after the
+   * other, in arrival order (default `true`). They would otherwise conflict with
+   * each other and spend retries. Commands on other streams still run in
+   * parallel; streams found by `discover` are not locked (a conflict there is
+   * retried as usual).
+   */
+  readonly serialize?: boolean
 }
 
 /**
- * Options of one execution.
+ * Options of one execution; `retry` and `pageSize` override the executor's.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ExecuteOptions {
   /** Stored with every appended event (correlation id, user, ...). */
   readonly metadata?: Metadata
   /**
    * Makes the command idempotent: its events get ids derived from this key
-   * ({@link Event.eventIdFrom}, by the event's index in the decision) instead of
+   * (`Event.eventIdFrom`, by the event's index in the decision) instead of
    * random ones. Running the command again with the same key, after a lost reply
    * or an unknown commit, fails with `DuplicateEventId` when its events are
    * already stored, and writes nothing twice. Use a key per request.
    */
   readonly idempotencyKey?: string
+  /** The retry schedule of this command (default: the executor's). */
+  readonly retry?: Schedule.Schedule<unknown, WrongExpectedVersion>
+  /** Rows per page when reading this command's streams (default: the executor's). */
+  readonly pageSize?: number
 }
 
 /**
- * The default retry schedule: up to 4 retries (5 attempts in all), waiting
- * 10 ms, 20 ms, 40 ms, 80 ms, each jittered.
+ * Options of one {@link load}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LoadOptions {
+  /** Rows per page when reading (default: the executor's). */
+  readonly pageSize?: number
+}
+
+/**
+ * A retry schedule that waits a random time between `base` and three times the
+ * previous wait, never more than `cap` (decorrelated jitter): contenders spread
+ * out at once and do not wake in step. Bound it with `Schedule.upTo` (time) or
+ * `Schedule.recurs` (count).
+ *
+ * @since 0.2.0
+ * @category retry
+ */
+export const decorrelatedJitter: (options: {
+  readonly base: Duration.DurationInput
+  readonly cap: Duration.DurationInput
+}) => Schedule.Schedule<Duration.Duration> = internal.decorrelatedJitter
+
+/**
+ * The default retry schedule: retries conflicts for up to 10 seconds, waiting
+ * between 5 ms and 250 ms (decorrelated jitter) between attempts. A budget of
+ * time rather than a count survives a hot stream written by several processes.
  *
  * @since 0.1.0
+ * @category retry
  */
-export const defaultRetry: Schedule.Schedule<unknown, WrongExpectedVersion> = Schedule.exponential("10 millis").pipe(
-  Schedule.jittered,
-  Schedule.intersect(Schedule.recurs(4))
-)
+export const defaultRetry: Schedule.Schedule<unknown, WrongExpectedVersion> = internal.defaultRetry
 
 // ---------------------------------------------------------------------------
 // Metrics
@@ -143,6 +256,7 @@ export const defaultRetry: Schedule.Schedule<unknown, WrongExpectedVersion> = Sc
  * `failed` (any other error).
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const commands = Metric.counter("eventfold_commands_total", {
   description: "Commands executed, by outcome",
@@ -150,9 +264,10 @@ export const commands = Metric.counter("eventfold_commands_total", {
 })
 
 /**
- * Events folded by commands (each attempt counts its reads).
+ * Events folded by commands (each attempt counts its reads) and loads.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const eventsRead = Metric.counter("eventfold_command_events_read_total", {
   description: "Events read and folded by command executions",
@@ -163,6 +278,7 @@ export const eventsRead = Metric.counter("eventfold_command_events_read_total", 
  * Events appended by commands.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const eventsAppended = Metric.counter("eventfold_command_events_appended_total", {
   description: "Events appended by command executions",
@@ -173,6 +289,7 @@ export const eventsAppended = Metric.counter("eventfold_command_events_appended_
  * Appends refused with `WrongExpectedVersion`.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const conflicts = Metric.counter("eventfold_command_conflicts_total", {
   description: "Command appends that met a stream that had moved",
@@ -183,6 +300,7 @@ export const conflicts = Metric.counter("eventfold_command_conflicts_total", {
  * Attempts after the first.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const retries = Metric.counter("eventfold_command_retries_total", {
   description: "Command attempts after the first",
@@ -190,9 +308,11 @@ export const retries = Metric.counter("eventfold_command_retries_total", {
 })
 
 /**
- * How long commands take, from the first read to the end, retries and failures included.
+ * How long commands take, from waiting for their streams to the end, retries
+ * and failures included.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const duration = Metric.timer("eventfold_command_duration", "Command execution time, retries included")
 
@@ -202,12 +322,14 @@ export const duration = Metric.timer("eventfold_command_duration", "Command exec
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export declare namespace Executor {
   /**
    * The executor's operations.
    *
    * @since 0.1.0
+   * @category models
    */
   export interface Service {
     /** Runs a command: read, decide, append, retrying on conflicts. */
@@ -216,6 +338,12 @@ export declare namespace Executor {
       command: C,
       options?: ExecuteOptions
     ) => Effect.Effect<Result<S, E>, Err | ExecuteError>
+    /** Folds the streams a command would read; decides and appends nothing. */
+    readonly load: <C, S, E extends Tagged, Err>(
+      decider: Decider<C, S, E, Err>,
+      command: C,
+      options?: LoadOptions
+    ) => Effect.Effect<Loaded<S>, LoadError>
   }
 }
 
@@ -223,222 +351,51 @@ export declare namespace Executor {
  * The executor service tag.
  *
  * @since 0.1.0
+ * @category tags
  */
 export class Executor extends Context.Tag("eventfold/Executor")<Executor, Executor.Service>() {}
-
-/** Records how long an effect took into a timer, whether it succeeded or failed. */
-const timed = (timer: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, Duration.Duration, MetricState.MetricState.Histogram>) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Clock.clockWith((clock) => {
-    const start = clock.unsafeCurrentTimeNanos()
-    return Effect.onExit(self, () => Metric.update(timer, Duration.nanos(clock.unsafeCurrentTimeNanos() - start)))
-  })
-
-class Stopped {}
-const stopped = new Stopped()
-
-/**
- * An executor over a given store.
- *
- * @since 0.1.0
- */
-export const makeWith = (store: EventStore.Service, options: Options = {}): Executor.Service => {
-  const schedule = options.retry ?? defaultRetry
-  const readOptions = options.pageSize === undefined ? {} : { pageSize: options.pageSize }
-
-  const readStream = <C, S, E extends Tagged, Err>(
-    step: Pipeline.Read<C, S, E, Err>,
-    attempt: number
-  ): Effect.Effect<Pipeline.Step<C, S, E, Err>> =>
-    Effect.suspend(() => {
-      const streamId = step.streamId
-      const codec = step.pipeline.decider.codec
-      let current: Pipeline.Step<C, S, E, Err> = step
-      let count = 0
-      return store.read(streamId, readOptions).pipe(
-        Stream.runForEachChunk((chunk): Effect.Effect<void, EventDecodeError | Stopped> => {
-          const rows = Chunk.toReadonlyArray(chunk)
-          for (let i = 0; i < rows.length; i++) {
-            if (current._tag !== "Read") return Effect.fail(stopped)
-            const decoded = codec.decode(rows[i]!)
-            if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-            current = Pipeline.feed(current, Pipeline.StreamEvent(streamId, decoded.right.data))
-            count++
-          }
-          return Effect.void
-        }),
-        Effect.match({
-          onFailure: (error) =>
-            error instanceof Stopped || current._tag !== "Read" ? current : Pipeline.feed(current, Pipeline.ReadFailed(error)),
-          onSuccess: () => current._tag !== "Read" ? current : Pipeline.feed(current, Pipeline.StreamEnded(streamId))
-        }),
-        Effect.tap(() =>
-          Effect.zipRight(
-            Effect.annotateCurrentSpan({ "eventfold.events_read": count }),
-            Metric.incrementBy(eventsRead, count)
-          )
-        ),
-        Effect.withSpan("eventfold.execute.read", {
-          attributes: { "eventfold.stream_id": streamId, "eventfold.attempt": attempt }
-        })
-      )
-    })
-
-  const appendStep = <C, S, E extends Tagged, Err>(
-    step: Pipeline.Append<S, E>,
-    codec: EventCodec<E>,
-    attempt: number,
-    options: ExecuteOptions
-  ): Effect.Effect<Pipeline.Step<C, S, E, Err>, EventEncodeError | Exclude<AppendError, WrongExpectedVersion>> => {
-    const { idempotencyKey, metadata } = options
-    const count = step.pipeline.events.length
-    const ids = idempotencyKey === undefined
-      ? Effect.succeed(undefined)
-      : Effect.forEach(Arr.range(0, count - 1), (i) => eventIdFrom(idempotencyKey, i))
-    return Effect.flatMap(ids, (eventIds) => {
-      let next = 0
-      const typedWrites: Array<TypedStreamWrite<E>> = step.writes.map((write) => {
-        const withIds = eventIds === undefined ? write : { ...write, eventIds: eventIds.slice(next, next += write.events.length) }
-        return metadata === undefined ? withIds : { ...withIds, metadata }
-      })
-      return encodeWrites(codec, typedWrites)
-    }).pipe(
-      Effect.flatMap((writes) => store.append(writes as unknown as NonEmptyReadonlyArray<StreamWrite>)),
-      Effect.tap((result) =>
-        Effect.zipRight(
-          Effect.annotateCurrentSpan({
-            "eventfold.versions": result.streams.map((s) => s.version),
-            "eventfold.positions": result.positions.length === 0 ? [] : [result.positions[0]!, result.positions.at(-1)!]
-          }),
-          Metric.incrementBy(eventsAppended, count)
-        )
-      ),
-      Effect.map((result) => Pipeline.feed<C, S, E, Err>(step, Pipeline.Appended(result))),
-      Effect.catchTag("WrongExpectedVersion", (error) =>
-        Effect.zipRight(
-          Effect.zipRight(
-            Effect.annotateCurrentSpan({ "eventfold.conflict_stream_id": error.streamId, "eventfold.conflict_actual": error.actual }),
-            Metric.increment(conflicts)
-          ),
-          Effect.succeed(Pipeline.feed<C, S, E, Err>(step, Pipeline.Conflicted(error)))
-        )),
-      Effect.withSpan("eventfold.execute.append", {
-        attributes: {
-          "eventfold.attempt": attempt,
-          "eventfold.stream_ids": step.writes.map((w) => w.streamId),
-          "eventfold.expected": step.writes.map((w) => ExpectedVersion.format(w.expected)),
-          "eventfold.events_appended": count
-        }
-      })
-    )
-  }
-
-  const execute = <C, S, E extends Tagged, Err>(
-    decider: Decider<C, S, E, Err>,
-    command: C,
-    executeOptions: ExecuteOptions = {}
-  ): Effect.Effect<Result<S, E>, Err | ExecuteError> =>
-    Effect.suspend(() => {
-      let attempts = 0
-      let rejected = false
-
-      const runAttempt = (attempt: number): Effect.Effect<Either.Either<Result<S, E>, Err | ExecuteError>, WrongExpectedVersion> =>
-        Effect.gen(function*() {
-          let step: Pipeline.Step<C, S, E, Err> = Pipeline.start(decider, command)
-          for (;;) {
-            switch (step._tag) {
-              case "Read": {
-                step = yield* readStream(step, attempt)
-                break
-              }
-              case "Append": {
-                const appended = yield* Effect.either(
-                  appendStep<C, S, E, Err>(step, decider.codec, attempt, executeOptions)
-                )
-                if (Either.isLeft(appended)) return Either.left(appended.left)
-                step = appended.right
-                break
-              }
-              case "Done":
-                return Either.right(step.result)
-              case "Failed": {
-                switch (step.reason) {
-                  case "conflict":
-                    return yield* Effect.fail(step.error)
-                  case "rejected":
-                    rejected = true
-                    return Either.left(step.error)
-                  case "read":
-                    return Either.left(step.error)
-                  case "invalid":
-                    if (step.error._tag === "UnexpectedInput") return yield* Effect.die(step.error)
-                    return Either.left(step.error)
-                }
-              }
-            }
-          }
-        })
-
-      const attempt = Effect.suspend(() => {
-        attempts++
-        const run = runAttempt(attempts)
-        return attempts > 1 ? Effect.zipRight(Metric.increment(retries), run) : run
-      })
-
-      return attempt.pipe(
-        Effect.retry(schedule),
-        Effect.catchAll((last) => Effect.fail(new RetriesExhausted({ attempts, last }))),
-        Effect.flatMap((outcome): Effect.Effect<Result<S, E>, Err | ExecuteError> => outcome),
-        Effect.tap((result) =>
-          Effect.annotateCurrentSpan({
-            "eventfold.events_appended": result.events.length,
-            "eventfold.versions": result.streams.map((s) => s.version)
-          })
-        ),
-        Effect.onExit((exit) =>
-          Effect.zipRight(
-            Effect.annotateCurrentSpan({ "eventfold.attempts": attempts }),
-            Metric.increment(
-              Metric.tagged(commands, "outcome", exit._tag === "Success" ? "done" : rejected ? "rejected" : "failed")
-            )
-          )
-        ),
-        timed(duration),
-        Effect.withSpan("eventfold.execute", {
-          attributes: { "eventfold.decider": decider.name, "eventfold.stream_ids": Either.getOrElse(Pipeline.streamsFor(decider, command), () => []) }
-        })
-      )
-    })
-
-  return Executor.of({ execute })
-}
 
 /**
  * An executor over the `EventStore` in context.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Executor.Service, never, EventStore> =>
-  Effect.map(EventStore, (store) => makeWith(store, options))
+  Effect.map(EventStore, (store) => internal.makeService(store, options))
 
 /**
- * An executor layer with the default options.
- *
- * @since 0.1.0
- */
-export const layer: Layer.Layer<Executor, never, EventStore> = Layer.effect(Executor, make())
-
-/**
- * An executor layer with options, e.g. a custom retry schedule.
+ * An executor layer over the `EventStore` in context, with options (a retry
+ * schedule, a page size) for every command it runs.
  *
  * @example
  * ```ts
- * Executor.layerWith({ retry: Schedule.recurs(2) }) // 3 attempts, no waiting
+ * Executor.layer({ retry: Schedule.recurs(2) }) // 3 attempts, no waiting
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
-export const layerWith = (options: Options): Layer.Layer<Executor, never, EventStore> => Layer.effect(Executor, make(options))
+export const layer = (options: Options = {}): Layer.Layer<Executor, never, EventStore> =>
+  Layer.effect(Executor, make(options))
+
+/**
+ * An executor over a store layer, both provided: the one-liner of an
+ * application's wiring. Whatever else the store layer provides (a tracking or
+ * chaos wrapper's service) is provided too.
+ *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer)))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerOn = <ROut, E, R>(
+  store: Layer.Layer<ROut, E, R>,
+  options: Options = {}
+): Layer.Layer<Executor | ROut, E, R | Exclude<EventStore, ROut>> => Layer.provideMerge(layer(options), store)
 
 /**
  * Runs a command with the `Executor` in context.
@@ -449,6 +406,7 @@ export const layerWith = (options: Options): Layer.Layer<Executor, never, EventS
  * ```
  *
  * @since 0.1.0
+ * @category operations
  */
 export const execute = <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
@@ -456,3 +414,24 @@ export const execute = <C, S, E extends Tagged, Err>(
   options?: ExecuteOptions
 ): Effect.Effect<Result<S, E>, Err | ExecuteError, Executor> =>
   Effect.flatMap(Executor, (executor) => executor.execute(decider, command, options))
+
+/**
+ * Loads the state a command would be decided on, with the `Executor` in
+ * context: folds the streams it names and the ones `discover` finds, and returns
+ * the state and each stream's version. Nothing is decided or appended. For a GET
+ * endpoint, a UI or a check.
+ *
+ * @example
+ * ```ts
+ * const { state, versions } = yield* Executor.load(account, new Deposit({ id: "ada", amount: 0 }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category operations
+ */
+export const load = <C, S, E extends Tagged, Err>(
+  decider: Decider<C, S, E, Err>,
+  command: C,
+  options?: LoadOptions
+): Effect.Effect<Loaded<S>, LoadError, Executor> =>
+  Effect.flatMap(Executor, (executor) => executor.load(decider, command, options))

@@ -16,10 +16,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Layer, Metric, Stream } from "effect"
-import type { MetricKeyType, MetricState } from "effect"
+import { Effect, Layer, Metric, Stream } from "effect"
 import { EventStore, writesOf } from "./EventStore.ts"
 import * as ExpectedVersion from "./ExpectedVersion.ts"
+import type { Attributes } from "./internal/observability.ts"
+import { annotate, InsideExecutorSpan, timed, withSpan } from "./internal/observability.ts"
 
 /**
  * Reads started (`read` and `readAll`).
@@ -78,14 +79,6 @@ export const conflicts = Metric.counter("eventfold_store_conflicts_total", {
  */
 export const appendDuration = Metric.timer("eventfold_store_append_duration", "Event store append time")
 
-/** Records how long an effect took into a timer, whether it succeeded or failed. */
-const timed = (timer: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, Duration.Duration, MetricState.MetricState.Histogram>) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Clock.clockWith((clock) => {
-    const start = clock.unsafeCurrentTimeNanos()
-    return Effect.onExit(self, () => Metric.update(timer, Duration.nanos(clock.unsafeCurrentTimeNanos() - start)))
-  })
-
 const counted = <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
   Stream.suspend(() => {
     let count = 0
@@ -94,38 +87,46 @@ const counted = <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R
         count += chunk.length
         return Effect.as(Metric.incrementBy(eventsRead, chunk.length), chunk)
       }),
-      Stream.onEnd(Effect.suspend(() => Effect.annotateCurrentSpan("eventfold.events_read", count))),
+      Stream.onEnd(Effect.suspend(() => annotate({ "eventfold.events_read": count }))),
       Stream.onStart(Metric.increment(reads))
     )
   })
 
 /**
+ * A read in its own span, unless the Executor already traces it
+ * (`eventfold.execute.read`): under an Executor the store adds no second span.
+ */
+const tracedRead = <A, E, R>(
+  stream: Stream.Stream<A, E, R>,
+  name: string,
+  attributes: Record<string, string | number>
+): Stream.Stream<A, E, R> =>
+  Stream.unwrap(Effect.map(InsideExecutorSpan, (inside) => inside ? stream : Stream.withSpan(stream, name, { attributes })))
+
+/** An append in its own span, unless the Executor already traces it (`eventfold.execute.append`). */
+const tracedAppend = <A, E, R>(effect: Effect.Effect<A, E, R>, attributes: Attributes): Effect.Effect<A, E, R> =>
+  Effect.flatMap(InsideExecutorSpan, (inside) => inside ? effect : withSpan("eventfold.append", attributes, effect))
+
+/**
  * Wraps a store so that its operations are traced and counted.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const wrap = (store: EventStore.Service): EventStore.Service =>
   EventStore.of({
     read: (streamId, options) =>
-      counted(store.read(streamId, options)).pipe(
-        Stream.withSpan("eventfold.read", {
-          attributes: {
-            "eventfold.stream_id": streamId,
-            "eventfold.direction": options?.direction ?? "forward",
-            ...(options?.from === undefined ? {} : { "eventfold.from": options.from }),
-            ...(options?.pageSize === undefined ? {} : { "eventfold.page_size": options.pageSize })
-          }
-        })
-      ),
+      tracedRead(counted(store.read(streamId, options)), "eventfold.read", {
+        "eventfold.stream_id": streamId,
+        "eventfold.direction": options?.direction ?? "forward",
+        ...(options?.from === undefined ? {} : { "eventfold.from": options.from }),
+        ...(options?.pageSize === undefined ? {} : { "eventfold.page_size": options.pageSize })
+      }),
     readAll: (options) =>
-      counted(store.readAll(options)).pipe(
-        Stream.withSpan("eventfold.readAll", {
-          attributes: {
-            "eventfold.from_position": options?.fromPosition ?? 0,
-            ...(options?.pageSize === undefined ? {} : { "eventfold.page_size": options.pageSize })
-          }
-        })
-      ),
+      tracedRead(counted(store.readAll(options)), "eventfold.readAll", {
+        "eventfold.from_position": options?.fromPosition ?? 0,
+        ...(options?.pageSize === undefined ? {} : { "eventfold.page_size": options.pageSize })
+      }),
     append: (input) => {
       const writes = writesOf(input)
       let count = 0
@@ -133,7 +134,7 @@ export const wrap = (store: EventStore.Service): EventStore.Service =>
       return store.append(input).pipe(
         Effect.tap((result) =>
           Effect.zipRight(
-            Effect.annotateCurrentSpan({
+            annotate({
               "eventfold.versions": result.streams.map((s) => s.version),
               "eventfold.positions": result.positions.length === 0 ? [] : [result.positions[0]!, result.positions.at(-1)!]
             }),
@@ -142,7 +143,7 @@ export const wrap = (store: EventStore.Service): EventStore.Service =>
         ),
         Effect.tapErrorTag("WrongExpectedVersion", (error) =>
           Effect.zipRight(
-            Effect.annotateCurrentSpan({
+            annotate({
               "eventfold.conflict_stream_id": error.streamId,
               "eventfold.conflict_actual": error.actual
             }),
@@ -150,13 +151,12 @@ export const wrap = (store: EventStore.Service): EventStore.Service =>
           )),
         timed(appendDuration),
         Effect.ensuring(Metric.increment(appends)),
-        Effect.withSpan("eventfold.append", {
-          attributes: {
+        (effect) =>
+          tracedAppend(effect, {
             "eventfold.stream_ids": writes.map((w) => w.streamId),
             "eventfold.expected": writes.map((w) => ExpectedVersion.format(w.expected)),
             "eventfold.events": count
-          }
-        })
+          })
       )
     }
   })

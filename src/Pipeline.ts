@@ -22,17 +22,15 @@
  *
  * @since 0.1.0
  */
-import { Data, Either } from "effect"
-import type { Decider } from "./Decider.ts"
-import { isEventFor, streamsOf } from "./Decider.ts"
-import type { EventFor } from "./Decider.ts"
+import { Schema } from "effect"
+import type { Either } from "effect"
+import type { Decider, EventFor, Tagged } from "./Decider.ts"
 import type { AppendResult, StreamAppendResult } from "./EventStore.ts"
-import * as ExpectedVersion from "./ExpectedVersion.ts"
+import type * as ExpectedVersion from "./ExpectedVersion.ts"
+import { TypeId } from "./internal/executorError.ts"
+import * as internal from "./internal/pipeline.ts"
 import type { EventDecodeError, ReadError, WrongExpectedVersion } from "./StoreError.ts"
-import { InvalidStreamId } from "./StreamId.ts"
-import type { StreamId } from "./StreamId.ts"
-
-type Tagged = { readonly _tag: string }
+import type { InvalidStreamId, StreamId } from "./StreamId.ts"
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -44,10 +42,13 @@ type Tagged = { readonly _tag: string }
  *
  * @since 0.1.0
  */
-export class InvalidDecision extends Data.TaggedError("InvalidDecision")<{
-  readonly decider: string
-  readonly reason: string
-}> {
+export class InvalidDecision extends Schema.TaggedError<InvalidDecision>()("InvalidDecision", {
+  decider: Schema.String,
+  reason: Schema.String
+}) {
+  /** Marks the errors of command execution (see `Executor.isExecuteError`). */
+  readonly [TypeId]: typeof TypeId = TypeId
+
   override get message(): string {
     return `Decider ${JSON.stringify(this.decider)}: ${this.reason}`
   }
@@ -59,10 +60,13 @@ export class InvalidDecision extends Data.TaggedError("InvalidDecision")<{
  *
  * @since 0.1.0
  */
-export class UnexpectedInput extends Data.TaggedError("UnexpectedInput")<{
-  readonly awaiting: string
-  readonly input: string
-}> {
+export class UnexpectedInput extends Schema.TaggedError<UnexpectedInput>()("UnexpectedInput", {
+  awaiting: Schema.String,
+  input: Schema.String
+}) {
+  /** Marks the errors of command execution (see `Executor.isExecuteError`). */
+  readonly [TypeId]: typeof TypeId = TypeId
+
   override get message(): string {
     return `The command pipeline was awaiting ${this.awaiting} and was fed ${this.input}`
   }
@@ -81,6 +85,18 @@ export interface StreamEvent<E> {
   readonly _tag: "StreamEvent"
   readonly streamId: StreamId
   readonly event: E
+}
+
+/**
+ * The next events of the stream being read, in version order: a page of a read
+ * folded in one step (the driver allocates one step per page, not per event).
+ *
+ * @since 0.2.0
+ */
+export interface StreamEvents<E> {
+  readonly _tag: "StreamEvents"
+  readonly streamId: StreamId
+  readonly events: ReadonlyArray<E>
 }
 
 /**
@@ -128,10 +144,16 @@ export interface Conflicted {
  *
  * @since 0.1.0
  */
-export type Input<E> = StreamEvent<E> | StreamEnded | ReadFailed | Appended | Conflicted
+export type Input<E> = StreamEvent<E> | StreamEvents<E> | StreamEnded | ReadFailed | Appended | Conflicted
 
 /** Input: the next event of the stream being read. @since 0.1.0 */
 export const StreamEvent = <E>(streamId: StreamId, event: E): StreamEvent<E> => ({ _tag: "StreamEvent", streamId, event })
+/** Input: the next events of the stream being read. @since 0.2.0 */
+export const StreamEvents = <E>(streamId: StreamId, events: ReadonlyArray<E>): StreamEvents<E> => ({
+  _tag: "StreamEvents",
+  streamId,
+  events
+})
 /** Input: the stream being read has no more events. @since 0.1.0 */
 export const StreamEnded = (streamId: StreamId): StreamEnded => ({ _tag: "StreamEnded", streamId })
 /** Input: reading or decoding the stream failed. @since 0.1.0 */
@@ -174,6 +196,14 @@ export interface Result<S, E> {
 }
 
 /**
+ * What a pipeline reads for: to decide and append (`"execute"`, {@link start}) or
+ * only to fold the state (`"load"`, {@link load}).
+ *
+ * @since 0.2.0
+ */
+export type Purpose = "execute" | "load"
+
+/**
  * The pipeline while it reads: what it has folded so far.
  *
  * @since 0.1.0
@@ -181,6 +211,8 @@ export interface Result<S, E> {
 export interface Reading<C, S, E extends Tagged, Err> {
   readonly decider: Decider<C, S, E, Err>
   readonly command: C
+  /** `"execute"` decides once every stream is read; `"load"` ends with the state. */
+  readonly purpose: Purpose
   /** The state folded from every event fed so far. */
   readonly state: S
   /** Every stream to read, in order; grows when `discover` names new ones. */
@@ -272,98 +304,36 @@ export type Step<C, S, E extends Tagged, Err> = Read<C, S, E, Err> | Append<S, E
 export type Pending<C, S, E extends Tagged, Err> = Read<C, S, E, Err> | Append<S, E>
 
 // ---------------------------------------------------------------------------
-// Transitions
+// Transitions (the machine is in internal/pipeline.ts)
 // ---------------------------------------------------------------------------
 
-const failed = (failure: Exclude<Failure<never>, { readonly reason: "rejected" }>): Failed<never> => ({
-  _tag: "Failed",
-  ...failure
-})
-
-const unexpected = (awaiting: string, input: Input<unknown>): Failed<never> =>
-  failed({
-    reason: "invalid",
-    error: new UnexpectedInput({
-      awaiting,
-      input: "streamId" in input ? `${input._tag}(${JSON.stringify(input.streamId)})` : input._tag
-    })
-  })
-
-const read = <C, S, E extends Tagged, Err>(pipeline: Reading<C, S, E, Err>): Read<C, S, E, Err> => ({
-  _tag: "Read",
-  streamId: pipeline.streams[pipeline.versions.length]!,
-  pipeline
-})
-
 /**
- * Starts a command: requests its first stream.
+ * Starts a command: requests its first stream. Once every stream is read (and
+ * `discover` names no new one) the pipeline decides.
  *
  * @since 0.1.0
  */
-export const start = <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>, command: C): Step<C, S, E, Err> => {
-  const named = namingStreams(() => streamsOf(decider, command))
-  if (Either.isLeft(named)) return named.left
-  const streams = named.right
-  if (streams.length === 0) {
-    return failed({
-      reason: "invalid",
-      error: new InvalidDecision({ decider: decider.name, reason: "streams(command) named no stream" })
-    })
-  }
-  return read({ decider, command, state: decider.initialState, streams, versions: [], count: 0 })
-}
+export const start: <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>, command: C) => Step<C, S, E, Err> =
+  internal.start
 
 /**
- * Feeds one input to a waiting pipeline and returns the next step.
+ * Starts loading a command's state: the same reads as {@link start}, discovered
+ * streams included, but once every stream is read the pipeline ends with `Done`
+ * (the state, no events, every stream's version) instead of deciding.
+ *
+ * @since 0.2.0
+ */
+export const load: <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>, command: C) => Step<C, S, E, Err> =
+  internal.load
+
+/**
+ * Feeds one input to a waiting pipeline and returns the next step. The step fed
+ * is never changed.
  *
  * @since 0.1.0
  */
-export const feed = <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, input: Input<E>): Step<C, S, E, Err> => {
-  if (step._tag === "Read") {
-    const pipeline = step.pipeline
-    switch (input._tag) {
-      case "StreamEvent": {
-        if (input.streamId !== step.streamId) return unexpected(`events of ${JSON.stringify(step.streamId)}`, input)
-        return {
-          _tag: "Read",
-          streamId: step.streamId,
-          pipeline: {
-            decider: pipeline.decider,
-            command: pipeline.command,
-            state: pipeline.decider.evolve(pipeline.state, input.event, input.streamId),
-            streams: pipeline.streams,
-            versions: pipeline.versions,
-            count: pipeline.count + 1
-          }
-        }
-      }
-      case "StreamEnded": {
-        if (input.streamId !== step.streamId) return unexpected(`events of ${JSON.stringify(step.streamId)}`, input)
-        return streamEnded(pipeline)
-      }
-      case "ReadFailed":
-        return failed({ reason: "read", error: input.error })
-      default:
-        return unexpected(`events of ${JSON.stringify(step.streamId)}`, input)
-    }
-  }
-  switch (input._tag) {
-    case "Appended":
-      return {
-        _tag: "Done",
-        result: {
-          state: step.pipeline.state,
-          events: step.pipeline.events,
-          streams: input.result.streams,
-          positions: input.result.positions
-        }
-      }
-    case "Conflicted":
-      return failed({ reason: "conflict", error: input.error })
-    default:
-      return unexpected("the append's outcome", input)
-  }
-}
+export const feed: <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, input: Input<E>) => Step<C, S, E, Err> =
+  internal.feed
 
 /**
  * The most streams one command may read, discovered ones included. A `discover`
@@ -371,28 +341,7 @@ export const feed = <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, i
  *
  * @since 0.1.0
  */
-export const maxStreams = 1_000
-
-/**
- * Calls the decider's `streams` or `discover`. A stream id they build with
- * `StreamId.unsafeMake` from bad input throws `InvalidStreamId`; it becomes a
- * typed failure of the command, not a defect. Anything else thrown is a bug in
- * the decider and stays a defect.
- */
-const catchInvalidStreamId = (
-  name: () => ReadonlyArray<StreamId>
-): Either.Either<ReadonlyArray<StreamId>, InvalidStreamId> => {
-  try {
-    return Either.right(name())
-  } catch (error) {
-    if (error instanceof InvalidStreamId) return Either.left(error)
-    // eslint-disable-next-line no-restricted-syntax -- not ours to type: a decider's bug stays a defect
-    throw error
-  }
-}
-
-const namingStreams = (name: () => ReadonlyArray<StreamId>): Either.Either<ReadonlyArray<StreamId>, Failed<never>> =>
-  Either.mapLeft(catchInvalidStreamId(name), (error) => failed({ reason: "invalid", error }))
+export const maxStreams: number = internal.maxStreams
 
 /**
  * The streams a command names (`decider.streams`), with an `InvalidStreamId`
@@ -400,90 +349,10 @@ const namingStreams = (name: () => ReadonlyArray<StreamId>): Either.Either<Reado
  *
  * @since 0.1.0
  */
-export const streamsFor = <C, S, E extends Tagged, Err>(
+export const streamsFor: <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
   command: C
-): Either.Either<ReadonlyArray<StreamId>, InvalidStreamId> => catchInvalidStreamId(() => streamsOf(decider, command))
-
-const streamEnded = <C, S, E extends Tagged, Err>(pipeline: Reading<C, S, E, Err>): Step<C, S, E, Err> => {
-  const versions = [...pipeline.versions, pipeline.count]
-  const next: Reading<C, S, E, Err> = { ...pipeline, versions, count: 0 }
-  if (versions.length < pipeline.streams.length) return read(next)
-  const discover = pipeline.decider.discover
-  if (discover !== undefined) {
-    const discovered = namingStreams(() => discover(pipeline.command, pipeline.state))
-    if (Either.isLeft(discovered)) return discovered.left
-    const known = new Set(pipeline.streams)
-    const found = discovered.right.filter((streamId) => {
-      if (known.has(streamId)) return false
-      known.add(streamId)
-      return true
-    })
-    if (found.length > 0) {
-      if (known.size > maxStreams) {
-        return failed({
-          reason: "invalid",
-          error: new InvalidDecision({
-            decider: pipeline.decider.name,
-            reason: `discover named more than ${maxStreams} streams for one command (does it name a new stream every time?)`
-          })
-        })
-      }
-      return read({ ...next, streams: [...pipeline.streams, ...found] })
-    }
-  }
-  return decide(next)
-}
-
-const decide = <C, S, E extends Tagged, Err>(pipeline: Reading<C, S, E, Err>): Step<C, S, E, Err> => {
-  const { command, decider, streams, versions } = pipeline
-  const decided = decider.decide(command, pipeline.state)
-  if (Either.isLeft(decided)) return { _tag: "Failed", reason: "rejected", error: decided.left }
-
-  const primary = streams[0]!
-  const byStream = new Map<StreamId, Array<E>>(streams.map((streamId) => [streamId, []]))
-  const events: Array<EventFor<E>> = []
-  let state = pipeline.state
-  for (const decision of decided.right) {
-    const eventFor: EventFor<E> = isEventFor(decision) ? decision : { streamId: primary, event: decision }
-    const forStream = byStream.get(eventFor.streamId)
-    if (forStream === undefined) {
-      return failed({
-        reason: "invalid",
-        error: new InvalidDecision({
-          decider: decider.name,
-          reason: `decide wrote to stream ${
-            JSON.stringify(eventFor.streamId)
-          }, which was not read; name it in streams or discover`
-        })
-      })
-    }
-    forStream.push(eventFor.event)
-    events.push(eventFor)
-    state = decider.evolve(state, eventFor.event, eventFor.streamId)
-  }
-
-  if (events.length === 0) {
-    return {
-      _tag: "Done",
-      result: {
-        state,
-        events,
-        streams: streams.map((streamId, i) => ({ streamId, version: versions[i]! })),
-        positions: []
-      }
-    }
-  }
-  return {
-    _tag: "Append",
-    writes: streams.map((streamId, i) => ({
-      streamId,
-      expected: ExpectedVersion.fromCurrent(versions[i]!),
-      events: byStream.get(streamId)!
-    })),
-    pipeline: { state, events }
-  }
-}
+) => Either.Either<ReadonlyArray<StreamId>, InvalidStreamId> = internal.streamsFor
 
 /**
  * Drives a pipeline to its end with the events of each stream given up front and
@@ -492,38 +361,8 @@ const decide = <C, S, E extends Tagged, Err>(pipeline: Reading<C, S, E, Err>): S
  *
  * @since 0.1.0
  */
-export const runPure = <C, S, E extends Tagged, Err>(
+export const runPure: <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
   command: C,
   history: ReadonlyMap<StreamId, ReadonlyArray<E>>
-): Done<S, E> | Failed<Err> => {
-  let step = start(decider, command)
-  let position = 0
-  for (const events of history.values()) position += events.length
-  for (;;) {
-    switch (step._tag) {
-      case "Done":
-      case "Failed":
-        return step
-      case "Read": {
-        const streamId = step.streamId
-        for (const event of history.get(streamId) ?? []) {
-          if (step._tag !== "Read") break
-          step = feed(step, StreamEvent(streamId, event))
-        }
-        if (step._tag === "Read") step = feed(step, StreamEnded(streamId))
-        break
-      }
-      case "Append": {
-        const positions: Array<number> = []
-        const streams = step.writes.map((write) => {
-          for (let i = 0; i < write.events.length; i++) positions.push(++position)
-          const current = write.expected._tag === "Exact" ? write.expected.version : 0
-          return { streamId: write.streamId, version: current + write.events.length }
-        })
-        step = feed(step, Appended({ streams, positions }))
-        break
-      }
-    }
-  }
-}
+) => Done<S, E> | Failed<Err> = internal.runPure

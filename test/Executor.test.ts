@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, Schedule, Stream, TestClock, TestServices, Tracer } from "effect"
-import { Decider, Event, EventStore, Executor, ExpectedVersion, StreamId } from "eventfold"
+import { Chunk, Clock, Duration, Effect, Either, Fiber, Layer, Metric, Schedule, Schema, Stream, TestClock, TestServices, Tracer } from "effect"
+import { Decider, Event, EventStore, Executor, ExpectedVersion, InstrumentedEventStore, Pipeline, StoreError, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
+import { TrackingEventStore } from "eventfold/testing"
 import {
   account,
   accountStream,
@@ -44,6 +45,13 @@ const movingStore = (control: { moves: number; target: StreamId.StreamId }) =>
       }))
   ).pipe(Layer.provide(MemoryEventStore.layer))
 
+/** The memory store with a yield before each append, so that concurrent commands interleave. */
+const slowAppends = Layer.effect(
+  EventStore.EventStore,
+  Effect.map(EventStore.EventStore, (inner) =>
+    EventStore.EventStore.of({ ...inner, append: (writes) => Effect.zipRight(Effect.sleep("1 millis"), inner.append(writes)) }))
+).pipe(Layer.provide(MemoryEventStore.layer))
+
 const deposit = (amount: number): Event.EventData => ({
   eventId: Event.EventId.make(crypto.randomUUID(), { disableValidation: true }),
   type: "Deposited",
@@ -52,7 +60,7 @@ const deposit = (amount: number): Event.EventData => ({
 })
 
 const withExecutor = (store: Layer.Layer<EventStore.EventStore>, options?: Executor.Options) =>
-  Effect.provide(Layer.provideMerge(options === undefined ? Executor.layer : Executor.layerWith(options), store))
+  Effect.provide(Executor.layerOn(store, options))
 
 const readBack = (streamId: StreamId.StreamId) =>
   Effect.flatMap(EventStore.typed(codec), (store) => Stream.runCollect(store.read(streamId))).pipe(
@@ -268,48 +276,60 @@ describe("Executor retries", () => {
     }).pipe(withExecutor(movingStore(control)))
   })
 
-  it.effect("gives up after 5 attempts by default with RetriesExhausted carrying the last conflict", () => {
+  it.effect("gives up after its 10-second budget by default with RetriesExhausted carrying the last conflict", () => {
     const control = { moves: 0, target: ada }
     return Effect.gen(function*() {
       yield* openAccount("ada", 100)
+      const conflictsBefore = yield* counter(Executor.conflicts)
       control.moves = Number.POSITIVE_INFINITY
       const fiber = yield* Effect.fork(Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 30 }))))
       yield* TestClock.adjust("1 minute")
       const error = yield* Fiber.join(fiber)
       expect(error._tag).toBe("RetriesExhausted")
       if (error._tag !== "RetriesExhausted") return
-      expect(error.attempts).toBe(5)
+      // waits of 5 to 250 ms within 10 s: far more than the 5 attempts of 0.1.0, each one a conflict
+      expect(error.attempts).toBeGreaterThan(40)
+      expect((yield* counter(Executor.conflicts)) - conflictsBefore).toBe(error.attempts)
       expect(error.last.streamId).toBe(ada)
-      expect(error.last.actual).toBe(2 + 5)
-      expect(error.message).toBe(`Command gave up after 5 attempts: ${error.last.message}`)
+      expect(error.last.actual).toBe(2 + error.attempts)
+      expect(error.message).toBe(`Command gave up after ${error.attempts} attempts: ${error.last.message}`)
+      expect(Executor.isExecuteError(error)).toBe(true)
       // nothing of the command was written: only the concurrent deposits
       expect((yield* readBack(ada)).filter((e) => e._tag === "Withdrawn")).toEqual([])
     }).pipe(withExecutor(movingStore(control)))
   })
 
-  it.effect("backs off exponentially with jitter by default: about 10, 20, 40 and 80 ms between the 5 attempts", () => {
+  it.effect("waits with decorrelated jitter by default: each wait between 5 ms and 3 times the last, at most 250 ms, for at most 10 s", () => {
     const control = { moves: 0, target: ada }
     return Effect.gen(function*() {
       yield* openAccount("ada", 100)
       control.moves = Number.POSITIVE_INFINITY
       const fiber = yield* Effect.fork(Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 30 }))))
+      const started = yield* Clock.currentTimeMillis
       const delays: Array<number> = []
-      for (let retry = 0; retry < 4; retry++) {
-        while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* Effect.yieldNow()
-        const wakeAt = Chunk.unsafeHead(yield* TestClock.sleeps())
-        const delay = wakeAt - (yield* Clock.currentTimeMillis)
+      while (fiber.unsafePoll() === null) {
+        const sleeps = yield* TestClock.sleeps()
+        if (Chunk.isEmpty(sleeps)) {
+          yield* Effect.yieldNow()
+          continue
+        }
+        const delay = Chunk.unsafeHead(sleeps) - (yield* Clock.currentTimeMillis)
         delays.push(delay)
         yield* TestClock.adjust(Duration.millis(delay))
       }
       const error = yield* Fiber.join(fiber)
-      expect(error).toMatchObject({ _tag: "RetriesExhausted", attempts: 5 })
-      expect(delays).toHaveLength(4)
-      delays.forEach((delay, i) => {
-        const base = 10 * 2 ** i
-        expect(delay).toBeGreaterThanOrEqual(base * 0.8)
-        expect(delay).toBeLessThanOrEqual(base * 1.2)
-      })
-      expect(yield* TestClock.sleeps()).toEqual(Chunk.empty())
+      expect(error).toMatchObject({ _tag: "RetriesExhausted", attempts: delays.length + 1 })
+      let previous = 5
+      for (const delay of delays) {
+        expect(delay).toBeGreaterThanOrEqual(5)
+        expect(delay).toBeLessThanOrEqual(Math.min(250, previous * 3))
+        expect(Number.isInteger(delay)).toBe(true)
+        previous = delay
+      }
+      expect(new Set(delays).size).toBeGreaterThan(5) // jittered, not a fixed ladder
+      const spent = (yield* Clock.currentTimeMillis) - started
+      expect(spent).toBeGreaterThanOrEqual(10_000 - 250)
+      expect(spent).toBeLessThanOrEqual(10_000 + 250)
     }).pipe(withExecutor(movingStore(control)))
   })
 
@@ -391,7 +411,8 @@ describe("Executor memory and observability", () => {
         "eventfold.stream_ids": [ada],
         "eventfold.events_appended": 1,
         "eventfold.versions": [3],
-        "eventfold.attempts": 1
+        "eventfold.attempts": 1,
+        "eventfold.outcome": "done"
       })
       const [read] = byName("eventfold.execute.read")
       expect(Object.fromEntries(read!.attributes)).toEqual({
@@ -427,4 +448,197 @@ describe("Executor memory and observability", () => {
       expect((yield* counter(Executor.eventsAppended)) - before.appended).toBe(2)
       expect((yield* Metric.value(Executor.duration)).count - before.durations).toBe(3)
     }).pipe(withExecutor(MemoryEventStore.layer)))
+})
+
+describe("Executor spans", () => {
+  it.effect("a domain rejection ends the execute span as a success, with the outcome and the error's tag as attributes", () =>
+    Effect.gen(function*() {
+      yield* openAccount("ada", 20)
+      const { spans } = yield* recordingSpans(Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 50 }))))
+      const execute = spans.find((s) => s.name === "eventfold.execute")!
+      expect(execute.status._tag === "Ended" && execute.status.exit._tag).toBe("Success")
+      expect(execute.attributes.get("eventfold.outcome")).toBe("rejected")
+      expect(execute.attributes.get("eventfold.rejection")).toBe("InsufficientFunds")
+    }).pipe(withExecutor(MemoryEventStore.layer)))
+
+  it.effect("an infrastructure failure ends the execute span as a failure", () =>
+    Effect.gen(function*() {
+      const { spans } = yield* recordingSpans(Effect.flip(Executor.execute(account, new Deposit({ id: "ada", amount: 1 }))))
+      const execute = spans.find((s) => s.name === "eventfold.execute")!
+      expect(execute.status._tag === "Ended" && execute.status.exit._tag).toBe("Failure")
+      expect(execute.attributes.get("eventfold.outcome")).toBe("failed")
+    }).pipe(withExecutor(MemoryEventStore.layer, { pageSize: 0 })))
+
+  it.effect("an InstrumentedEventStore under the Executor adds no second read or append span", () =>
+    Effect.gen(function*() {
+      yield* openAccount("ada", 40)
+      const { spans } = yield* recordingSpans(Executor.execute(account, new Withdraw({ id: "ada", amount: 15 })))
+      expect(spans.map((s) => s.name)).toEqual(["eventfold.execute", "eventfold.execute.read", "eventfold.execute.append"])
+      // outside the Executor the store still traces its operations
+      const store = yield* EventStore.EventStore
+      const direct = yield* recordingSpans(Stream.runDrain(store.read(ada)))
+      expect(direct.spans.map((s) => s.name)).toEqual(["eventfold.read"])
+    }).pipe(withExecutor(InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer)))))
+})
+
+describe("Executor.load", () => {
+  it.effect("folds the command's streams and returns the state and each stream's version, appending nothing", () =>
+    Effect.gen(function*() {
+      yield* openAccount("ada", 40)
+      const loaded = yield* Executor.load(account, new Withdraw({ id: "ada", amount: 0 }))
+      expect(loaded).toEqual({
+        state: { opened: true, balance: 40, feeAccount: null },
+        versions: [{ streamId: ada, version: 2 }]
+      })
+      const store = yield* EventStore.EventStore
+      expect(yield* Stream.runCount(store.readAll())).toBe(2)
+    }).pipe(withExecutor(MemoryEventStore.layer)))
+
+  it.effect("reads the streams discover names too, and gives version 0 for a stream with no events", () =>
+    Effect.gen(function*() {
+      yield* openAccount("fees", 0)
+      yield* openAccount("ada", 1000, "fees")
+      const loaded = yield* Executor.load(transfer, new Transfer({ from: "ada", to: "zoe", amount: 0 }))
+      expect(loaded.versions).toEqual([
+        { streamId: ada, version: 2 },
+        { streamId: accountStream("zoe"), version: 0 },
+        { streamId: fees, version: 1 }
+      ])
+      expect(loaded.state[ada]!.balance).toBe(1000)
+      expect(loaded.state[fees]!.opened).toBe(true)
+      expect(loaded.state[accountStream("zoe")]).toBeUndefined()
+    }).pipe(withExecutor(MemoryEventStore.layer)))
+
+  it.effect("does not decide: a command the decider would reject still loads", () =>
+    Effect.gen(function*() {
+      const loaded = yield* Executor.load(account, new Withdraw({ id: "nobody", amount: 5 }))
+      expect(loaded.state).toEqual({ opened: false, balance: 0, feeAccount: null })
+      expect(loaded.versions).toEqual([{ streamId: accountStream("nobody"), version: 0 }])
+    }).pipe(withExecutor(MemoryEventStore.layer)))
+
+  it.effect("fails with the executor's typed errors: InvalidStreamId, EventDecodeError, InvalidArgument (page size per call)", () =>
+    Effect.gen(function*() {
+      const invalid = yield* Effect.flip(Executor.load(account, new Deposit({ id: "x".repeat(300), amount: 1 })))
+      expect(invalid).toBeInstanceOf(StreamId.InvalidStreamId)
+      const store = yield* EventStore.EventStore
+      yield* store.append({
+        streamId: ada,
+        expected: ExpectedVersion.noStream,
+        events: [{ ...deposit(1), type: "Opened", data: "{\"owner\":3}" }]
+      })
+      const undecodable = yield* Effect.flip(Executor.load(account, new Deposit({ id: "ada", amount: 1 })))
+      expect(undecodable).toMatchObject({ _tag: "EventDecodeError", streamId: ada, version: 1 })
+      const badPage = yield* Effect.flip(Executor.load(account, new Deposit({ id: "bob", amount: 1 }), { pageSize: 0 }))
+      expect(badPage).toMatchObject({ _tag: "InvalidArgument", operation: "read" })
+      for (const error of [invalid, undecodable, badPage]) expect(Executor.isExecuteError(error)).toBe(true)
+    }).pipe(withExecutor(MemoryEventStore.layer)))
+})
+
+describe("Executor errors", () => {
+  it.effect("isExecuteError holds for store, stream id, pipeline and retry errors, never for a domain error", () =>
+    Effect.gen(function*() {
+      yield* openAccount("ada", 20)
+      const domain = yield* Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 50 })))
+      expect(domain._tag).toBe("InsufficientFunds")
+      expect(Executor.isExecuteError(domain)).toBe(false)
+      const noStreams = Decider.make({
+        name: "Nowhere",
+        codec,
+        initialState: 0,
+        evolve: (n) => n,
+        streams: (_: "go") => [],
+        decide: () => Either.right([])
+      })
+      const invalid = yield* Effect.flip(Executor.execute(noStreams, "go"))
+      expect(invalid).toBeInstanceOf(Pipeline.InvalidDecision)
+      expect(Executor.isExecuteError(invalid)).toBe(true)
+      const conflict = new StoreError.WrongExpectedVersion({ streamId: ada, expected: ExpectedVersion.noStream, actual: 1 })
+      expect(Executor.isExecuteError(conflict)).toBe(true)
+      expect(Executor.isExecuteError(new Executor.RetriesExhausted({ attempts: 2, last: conflict }))).toBe(true)
+      expect(Executor.isExecuteError(new Error("boom"))).toBe(false)
+      expect(Executor.isExecuteError({ _tag: "RetriesExhausted" })).toBe(false)
+    }).pipe(withExecutor(MemoryEventStore.layer)))
+
+  it("RetriesExhausted, InvalidDecision and UnexpectedInput are Schema.TaggedErrors that round-trip through their schemas", () => {
+    const last = new StoreError.WrongExpectedVersion({ streamId: ada, expected: ExpectedVersion.unsafeExact(3), actual: 4 })
+    const errors = [
+      new Executor.RetriesExhausted({ attempts: 7, last }),
+      new Pipeline.InvalidDecision({ decider: "Account", reason: "streams(command) named no stream" }),
+      new Pipeline.UnexpectedInput({ awaiting: "the append's outcome", input: "StreamEnded" })
+    ] as const
+    const schemas = [Executor.RetriesExhausted, Pipeline.InvalidDecision, Pipeline.UnexpectedInput] as const
+    errors.forEach((error, i) => {
+      const schema = schemas[i]! as unknown as Schema.Schema<unknown, unknown>
+      const encoded = Schema.encodeSync(schema)(error)
+      expect(JSON.parse(JSON.stringify(encoded))).toEqual(encoded)
+      const decoded = Schema.decodeUnknownSync(schema)(encoded)
+      expect(decoded).toEqual(error)
+      expect(Executor.isExecuteError(decoded)).toBe(true)
+    })
+  })
+})
+
+describe("Executor options per layer and per call", () => {
+  it.effect("a call's retry schedule overrides the layer's", () => {
+    const control = { moves: 0, target: ada }
+    return Effect.gen(function*() {
+      yield* openAccount("ada", 100)
+      control.moves = Number.POSITIVE_INFINITY
+      const once = yield* Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 1 }), { retry: Schedule.stop }))
+      expect(once).toMatchObject({ _tag: "RetriesExhausted", attempts: 1 })
+      const layers = yield* Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 1 })))
+      expect(layers).toMatchObject({ _tag: "RetriesExhausted", attempts: 4 })
+    }).pipe(withExecutor(movingStore(control), { retry: Schedule.recurs(3) }))
+  })
+
+  it.effect("a call's page size overrides the layer's (the layer's 0 is refused, the call's 1 reads)", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      yield* store.append({
+        streamId: ada,
+        expected: ExpectedVersion.noStream,
+        events: [{ ...deposit(0), type: "Opened", data: "{\"owner\":\"ada\",\"feeAccount\":null}" }, deposit(5)]
+      })
+      const refused = yield* Effect.flip(Executor.execute(account, new Withdraw({ id: "ada", amount: 0 })))
+      expect(refused).toMatchObject({ _tag: "InvalidArgument", operation: "read" })
+      const result = yield* Executor.execute(account, new Withdraw({ id: "ada", amount: 0 }), { pageSize: 1 })
+      expect(result.streams).toEqual([{ streamId: ada, version: 2 }])
+      expect(result.state.balance).toBe(5)
+    }).pipe(withExecutor(MemoryEventStore.layer, { pageSize: 0 })))
+})
+
+describe("Executor on a hot stream", () => {
+  it.live("16 fibers × 50 increments of one stream in one process: exactly 800 events and no conflict", () =>
+    Effect.gen(function*() {
+      const tracking = yield* TrackingEventStore.Tracking
+      yield* Executor.execute(account, new Open({ id: "hot", owner: "hot", feeAccount: null }))
+      const conflictsBefore = yield* counter(Executor.conflicts)
+      const retriesBefore = yield* counter(Executor.retries)
+      yield* Effect.forEach(
+        Array.from({ length: 16 }, (_, i) => i),
+        () => Effect.repeatN(Executor.execute(account, new Deposit({ id: "hot", amount: 1 })), 49),
+        { concurrency: "unbounded", discard: true }
+      )
+      const { state, versions } = yield* Executor.load(account, new Deposit({ id: "hot", amount: 0 }))
+      expect(state.balance).toBe(800)
+      expect(versions).toEqual([{ streamId: accountStream("hot"), version: 801 }])
+      expect((yield* counter(Executor.conflicts)) - conflictsBefore).toBe(0)
+      expect((yield* counter(Executor.retries)) - retriesBefore).toBe(0)
+      expect(yield* tracking.appends).toHaveLength(801)
+    }).pipe(
+      Effect.provide(Executor.layerOn(TrackingEventStore.layer.pipe(Layer.provideMerge(slowAppends))))
+    ))
+
+  it.live("without serialization fibers of one process conflict with each other (what serialization saves)", () =>
+    Effect.gen(function*() {
+      yield* Executor.execute(account, new Open({ id: "hot", owner: "hot", feeAccount: null }))
+      const conflictsBefore = yield* counter(Executor.conflicts)
+      yield* Effect.forEach(
+        Array.from({ length: 8 }, (_, i) => i),
+        () => Effect.repeatN(Executor.execute(account, new Deposit({ id: "hot", amount: 1 })), 9),
+        { concurrency: "unbounded", discard: true }
+      )
+      expect((yield* Executor.load(account, new Deposit({ id: "hot", amount: 0 }))).state.balance).toBe(80)
+      expect((yield* counter(Executor.conflicts)) - conflictsBefore).toBeGreaterThan(0)
+    }).pipe(Effect.provide(Executor.layerOn(slowAppends, { serialize: false, retry: Schedule.forever }))))
 })

@@ -68,7 +68,35 @@ describe("Pipeline, single stream", () => {
     step = asRead(Pipeline.feed(step, Pipeline.StreamEvent(ada, new Withdrawn({ amount: 3 }))))
     expect(step.pipeline.state).toEqual({ opened: true, balance: 7, feeAccount: null })
     expect(step.pipeline.count).toBe(3)
-    expect(Object.keys(step.pipeline).sort()).toEqual(["command", "count", "decider", "state", "streams", "versions"])
+    expect(Object.keys(step.pipeline).sort()).toEqual(["command", "count", "decider", "purpose", "state", "streams", "versions"])
+  })
+
+  it("folds a page of events in one step, as the same events fed one by one do", () => {
+    const start = asRead(Pipeline.start(account, new Deposit({ id: "ada", amount: 5 })))
+    const events = [opened(), new Deposited({ amount: 10 }), new Withdrawn({ amount: 3 })]
+    const paged = asRead(Pipeline.feed(start, Pipeline.StreamEvents(ada, events)))
+    let single = start
+    for (const event of events) single = asRead(Pipeline.feed(single, Pipeline.StreamEvent(ada, event)))
+    expect(paged).toEqual(single)
+    expect(paged.pipeline.count).toBe(3)
+    const other = asFailed(Pipeline.feed(start, Pipeline.StreamEvents(accountStream("bob"), events)))
+    expect(other.error._tag).toBe("UnexpectedInput")
+  })
+
+  it("load reads what start reads, discovered streams included, and ends with the state and versions instead of deciding", () => {
+    let step = Pipeline.load(transfer, new Transfer({ from: "ada", to: "bob", amount: 1_000_000 }))
+    step = feedStream(step, [new Opened({ owner: "Ada", feeAccount: "fees" }), new Deposited({ amount: 10 })])
+    step = feedStream(step, [])
+    step = feedStream(step, [opened()])
+    const done = asDone(step)
+    expect(done.result.events).toEqual([])
+    expect(done.result.positions).toEqual([])
+    expect(done.result.streams).toEqual([
+      { streamId: ada, version: 2 },
+      { streamId: accountStream("bob"), version: 0 },
+      { streamId: accountStream("fees"), version: 1 }
+    ])
+    expect(done.result.state[ada]!.balance).toBe(10)
   })
 
   it("never changes a step it is fed: feeding the same step twice gives equal steps", () => {

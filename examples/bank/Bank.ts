@@ -6,9 +6,8 @@
  * Balances are read by folding the stream, one event at a time as the store
  * pages them in. When projections land, `getAccount` reads a projection instead.
  */
-import { Effect, Option, Stream } from "effect"
-import type { StoreError } from "eventfold"
-import { EventStore, Executor } from "eventfold"
+import { Effect, Option } from "effect"
+import { Executor } from "eventfold"
 import type { Account } from "./Domain.ts"
 import {
   account,
@@ -17,14 +16,11 @@ import {
   AccountNotFound,
   accountStream,
   CloseAccount,
-  codec,
   Deposit,
-  evolveAccount,
   OpenAccount,
   Transfer,
   transfer as transferDecider,
   TransferId,
-  unopened,
   Withdraw
 } from "./Domain.ts"
 
@@ -102,17 +98,13 @@ export const getAccount = (
   accountId: AccountId
 ): Effect.Effect<
   AccountView,
-  AccountNotFound | StoreError.ReadError | StoreError.EventDecodeError,
-  EventStore.EventStore
+  AccountNotFound | Executor.LoadError,
+  Executor.Executor
 > =>
   Effect.gen(function*() {
-    const store = yield* EventStore.typed(codec)
-    const [state, version] = yield* store.read(accountStream(accountId)).pipe(
-      Stream.runFold(
-        [unopened, 0] as readonly [Account, number],
-        ([state], event): readonly [Account, number] => [evolveAccount(state, event.data), event.version]
-      )
-    )
+    // the state a command on this account would be decided on; nothing is decided or appended
+    const { state, versions } = yield* Executor.load(account, new CloseAccount({ accountId }))
+    const version = versions[0]?.version ?? 0
     if (state.status === "unopened") return yield* Effect.fail(new AccountNotFound({ accountId }))
     return view(accountId, state, version)
   }).pipe(Effect.withSpan("bank.getAccount"))

@@ -154,7 +154,7 @@ export const make = (options: Options = {}) =>
     Layer.provide(JsonErrorsLive),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),
-    Layer.provide(Executor.layerWith({ retry }))
+    Layer.provide(Executor.layer({ retry }))
   )
 
 /** The bank server, logging requests. */

@@ -246,8 +246,8 @@ const concurrentTransfers = (count: number) =>
       }
       expect(final).toBe(expected)
     }
-    // the commands really interleaved: some appends met a moved stream and were retried
-    expect((yield* Metric.value(Executor.conflicts)).count).toBeGreaterThan(conflictsBefore)
+    // one server's executor runs commands on the same accounts one at a time: no append met a moved stream
+    expect((yield* Metric.value(Executor.conflicts)).count).toBe(conflictsBefore)
   })
 
 /**

@@ -71,4 +71,4 @@ export const layer = (options: { readonly storeName: string; readonly logRequest
   )
 
 /** The executor over the store in context, for {@link layer}. */
-export const executor = Executor.layer
+export const executor = Executor.layer()

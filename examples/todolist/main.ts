@@ -42,7 +42,7 @@ const announce = (storeName: string) =>
 const App = Layer.unwrapEffect(
   Effect.map(Store.kind, (storeName) =>
     Layer.mergeAll(Server.layer({ storeName }), announce(storeName)).pipe(
-      Layer.provide(Executor.layer.pipe(Layer.provideMerge(Store.layer))),
+      Layer.provide(Executor.layerOn(Store.layer)),
       Layer.provide(HttpServerLive)
     ))
 )

@@ -21,7 +21,7 @@ const service = Layer.unwrapScoped(
     Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "eventfold-todolist-" })),
     (directory) =>
       Server.layer({ storeName: "file" }).pipe(
-        Layer.provideMerge(Executor.layer.pipe(Layer.provideMerge(FileEventStore.layer({ directory })))),
+        Layer.provideMerge(Executor.layerOn(FileEventStore.layer({ directory }))),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0 }))
       )
   )

@@ -3,7 +3,7 @@
  * query over the in-memory store.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { Executor } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import { Scenario } from "eventfold/testing"
@@ -124,7 +124,7 @@ describe("RemoveItem", () => {
 })
 
 describe("handlers and the getList query over the memory store", () => {
-  const AppLive = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
+  const AppLive = Executor.layerOn(MemoryEventStore.layer)
 
   it.effect("run every command and read the list back with one item done, one open and one removed", () =>
     Effect.gen(function*() {

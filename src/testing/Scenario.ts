@@ -399,7 +399,7 @@ export const executor = <C, S, E extends Tagged, Err, StoreErr = never>(
         )
       }
       yield* TrackingEventStore.clear
-      const executor = Executor.makeWith(store, options.executor)
+      const executor = yield* Executor.make(options.executor)
       const result = yield* Effect.either(executor.execute(model, command))
       const appends = yield* TrackingEventStore.appends
       const events: Array<EventFor<E>> = []

@@ -9,7 +9,7 @@
  * and the peak RSS (`process.resourceUsage().maxRSS`, and the peak of
  * `process.memoryUsage().rss` sampled every 5 ms).
  */
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { Executor } from "eventfold"
 import { SqliteEventStore } from "eventfold/sqlite"
 import { account, accountStream, Deposit, expectedSum } from "./domain.ts"
@@ -33,7 +33,7 @@ if (mode === "fill") {
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss)
   }, 5)
-  const layer = Executor.layer.pipe(Layer.provideMerge(SqliteEventStore.layer({ filename: file })))
+  const layer = Executor.layerOn(SqliteEventStore.layer({ filename: file }))
   const startRss = process.memoryUsage().rss
   const start = performance.now()
   const result = await Effect.runPromise(

@@ -70,7 +70,7 @@ const runCases = async (url: string, sizes: Sizes): Promise<Array<CaseResult>> =
   const repeats = sizes.repeats
   const makeRuntime = (options: Executor.Options = {}): StoreRuntime =>
     ManagedRuntime.make(
-      Executor.layerWith(options).pipe(
+      Executor.layer(options).pipe(
         Layer.provideMerge(PgEventStore.layer({ url: Redacted.make(url), maxConnections: sizes.fibers }))
       )
     )

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Layer, ManagedRuntime, Stream } from "effect"
+import { Effect, ManagedRuntime, Stream } from "effect"
 import { EventStore, Executor, ExpectedVersion, StreamId } from "eventfold"
 import { PgEventStore } from "eventfold/postgres"
 import { SqliteEventStore } from "eventfold/sqlite"
@@ -33,7 +33,7 @@ const database = server === undefined ? undefined : await createBenchDatabase(se
 const storeLayer = database === undefined
   ? SqliteEventStore.layer({ filename: file })
   : PgEventStore.layer({ url: Redacted.make(database.url) })
-const runtime = ManagedRuntime.make(Executor.layer.pipe(Layer.provideMerge(storeLayer)))
+const runtime = ManagedRuntime.make(Executor.layerOn(storeLayer))
 const store = await runtime.runPromise(EventStore.typed(codec))
 const start = performance.now()
 let units = 0

@@ -63,7 +63,7 @@ export const counterValue = (counter: typeof Executor.retries): number => Effect
 type StoreRuntime = ManagedRuntime.ManagedRuntime<EventStore.EventStore | Executor.Executor, unknown>
 
 const storeRuntime = (filename: string, options: Executor.Options = {}): StoreRuntime =>
-  ManagedRuntime.make(Executor.layerWith(options).pipe(Layer.provideMerge(SqliteEventStore.layer({ filename }))))
+  ManagedRuntime.make(Executor.layer(options).pipe(Layer.provideMerge(SqliteEventStore.layer({ filename }))))
 
 /** Executes commands with `fibers` concurrent fibers; returns how many failed (retries exhausted). */
 export const executeAll = (

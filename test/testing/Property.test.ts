@@ -6,10 +6,10 @@ import { ChaosEventStore, Property } from "eventfold/testing"
 import type { Command } from "./fixtures/Account.ts"
 import { account, command, model, sloppyAccount } from "./fixtures/Account.ts"
 
-const onMemory = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
+const onMemory = Executor.layerOn(MemoryEventStore.layer)
 
 /** Many retries: with 30% injected conflicts, five attempts would sometimes run out. */
-const patient = Executor.layerWith({
+const patient = Executor.layer({
   retry: Schedule.exponential("10 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(30)))
 })
 
@@ -110,7 +110,7 @@ describe("replaying a failing case through it.effect.prop with { fastCheck: { se
 
 describe("Property.checkModel's virtual clock", () => {
   /** A backoff of an hour per retry: only a clock whose sleeps end at once gets through it. */
-  const sleepy = Executor.layerWith({ retry: Schedule.spaced("1 hours").pipe(Schedule.intersect(Schedule.recurs(30))) })
+  const sleepy = Executor.layer({ retry: Schedule.spaced("1 hours").pipe(Schedule.intersect(Schedule.recurs(30))) })
 
   it("retries sleeping an hour each run at once in a plain runtime, without TestClock, and still match the model", async () => {
     const commands = fc.sample(Property.commands(command, { minLength: 20, maxLength: 20 }), { seed: 3, numRuns: 1 })[0]!

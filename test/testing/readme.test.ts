@@ -64,7 +64,7 @@ const balanceModel: Property.Model<Deposit | Withdraw, number, number> = {
 
 it.effect.prop("accounts match a plain model", [Property.commands(commandArbitrary)], ([commands]) =>
   Property.checkModel(account, balanceModel, commands).pipe(
-    Effect.provide(Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer)))))
+    Effect.provide(Executor.layerOn(MemoryEventStore.layer))))
 
 import { ChaosEventStore, TrackingEventStore } from "eventfold/testing"
 
@@ -82,7 +82,7 @@ it.effect("ten deposits go through a store that conflicts on 30% of appends", ()
     const appends = yield* TrackingEventStore.appends // what was stored, in order
     expect(faults.filter((fault) => fault._tag === "Conflict").length).toBeGreaterThan(0)
     expect(appends).toHaveLength(10)
-  }).pipe(Effect.provide(Executor.layer.pipe(Layer.provideMerge(Tracked)))))
+  }).pipe(Effect.provide(Executor.layerOn(Tracked))))
 
 // ---- end of README snippets ----
 
