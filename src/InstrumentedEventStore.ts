@@ -121,7 +121,7 @@ export const wrap = (store: EventStore.Service): EventStore.Service =>
       counted(store.readAll(options)).pipe(
         Stream.withSpan("eventfold.readAll", {
           attributes: {
-            "eventfold.from_position": options?.fromPosition ?? 0,
+            "eventfold.after": options?.after ?? "0",
             ...(options?.pageSize === undefined ? {} : { "eventfold.page_size": options.pageSize })
           }
         })

@@ -10,7 +10,8 @@ import type { EventStore } from "../EventStore.ts"
 import { rowsFetched } from "../EventStore.ts"
 import type { StoreUnavailable } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
-import { resolveRead, resolveReadAll } from "./validate.ts"
+import { ofPosition } from "./cursor.ts"
+import { resolveRead, resolveReadAllByPosition } from "./validate.ts"
 
 /** One row as the driver returns it with `.values`: columns in SELECT order. */
 export type Row = ReadonlyArray<unknown>
@@ -22,7 +23,7 @@ export type Row = ReadonlyArray<unknown>
  *   metadata, recorded_at` of `streamId`, at most `pageSize` of them, from
  *   version `cursor` up (forward) or down (backward, `cursor >= 1`).
  * - `all`: rows `position, stream_id, version, event_id, type, data, metadata,
- *   recorded_at` of the log from position `cursor`, at most `pageSize`.
+ *   recorded_at` of the log after position `cursor` (exclusive), at most `pageSize`.
  *
  * `position` may come back as a number, a bigint or a numeric string;
  * `recorded_at` as epoch milliseconds.
@@ -41,6 +42,7 @@ const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chu
       streamId,
       version: row[1] as number,
       position: Number(row[0]),
+      cursor: ofPosition(Number(row[0])),
       eventId: row[2] as EventId,
       type: row[3] as string,
       data: row[4] as string,
@@ -59,6 +61,7 @@ const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
       streamId: row[1] as StreamId,
       version: row[2] as number,
       position: Number(row[0]),
+      cursor: ofPosition(Number(row[0])),
       eventId: row[3] as EventId,
       type: row[4] as string,
       data: row[5] as string,
@@ -113,15 +116,15 @@ export const keysetReads = (queries: PageQueries): Pick<EventStore.Service, "rea
       }
     }),
   readAll: (options) =>
-    Either.match(resolveReadAll(options), {
+    Either.match(resolveReadAllByPosition(options), {
       onLeft: (error) => Stream.fail(error),
-      onRight: ({ fromPosition, pageSize }) =>
+      onRight: ({ after, pageSize }) =>
         pages(
-          fromPosition,
+          after,
           pageSize,
           (cursor) => queries.all(cursor, pageSize),
           toLogEvents,
-          (last) => last.position + 1
+          (last) => last.position
         )
     })
 })

@@ -117,7 +117,7 @@ const readBackwardSql = `WITH head AS (
 SELECT ${streamColumns} FROM ${eventsTable}, head
 WHERE stream_id = $1 AND version <= head.top AND version > head.top - $3::int8 ORDER BY version DESC`
 const readAllSql =
-  `SELECT position, stream_id, version, event_id, type, data::text, metadata::text, ${recordedAtMs} FROM ${eventsTable} WHERE position >= $1 ORDER BY position LIMIT $2`
+  `SELECT position, stream_id, version, event_id, type, data::text, metadata::text, ${recordedAtMs} FROM ${eventsTable} WHERE position > $1 ORDER BY position LIMIT $2`
 
 /**
  * Each stream's last version (0 when it has none), in the order given. The
