@@ -10,7 +10,8 @@ import type { EventStore } from "../EventStore.ts"
 import { rowsFetched } from "../EventStore.ts"
 import type { StoreUnavailable } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
-import { ofPosition } from "./cursor.ts"
+import type { Cursor } from "../Cursor.ts"
+import { ofPosition, ofTransaction } from "./cursor.ts"
 import { resolveRead, resolveReadAllByPosition } from "./validate.ts"
 
 /** One row as the driver returns it with `.values`: columns in SELECT order. */
@@ -26,13 +27,22 @@ export type Row = ReadonlyArray<unknown>
  *   recorded_at` of the log after position `cursor` (exclusive), at most `pageSize`.
  *
  * `position` may come back as a number, a bigint or a numeric string;
- * `recorded_at` as epoch milliseconds.
+ * `recorded_at` as epoch milliseconds. A backend whose log is ordered by
+ * transaction (PostgreSQL) adds the transaction id as one more, last, column;
+ * the events' cursors then carry it.
  */
 export interface PageQueries {
   readonly forward: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
   readonly backward: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
   readonly all: (cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
 }
+
+/**
+ * The cursor of a row: its position, or, when the backend adds a transaction id
+ * column after the others (PostgreSQL), the transaction id and the position.
+ */
+const cursorOf = (position: unknown, transaction: unknown): Cursor =>
+  transaction === undefined ? ofPosition(Number(position)) : ofTransaction(String(transaction), Number(position))
 
 const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
   const out = new Array<StoredEvent>(rows.length)
@@ -42,7 +52,7 @@ const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chu
       streamId,
       version: row[1] as number,
       position: Number(row[0]),
-      cursor: ofPosition(Number(row[0])),
+      cursor: cursorOf(row[0], row[7]),
       eventId: row[2] as EventId,
       type: row[3] as string,
       data: row[4] as string,
@@ -53,7 +63,8 @@ const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chu
   return Chunk.unsafeFromArray(out)
 }
 
-const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
+/** Rows of the log (the `all` layout) as events. */
+export const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
   const out = new Array<StoredEvent>(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
@@ -61,7 +72,7 @@ const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
       streamId: row[1] as StreamId,
       version: row[2] as number,
       position: Number(row[0]),
-      cursor: ofPosition(Number(row[0])),
+      cursor: cursorOf(row[0], row[8]),
       eventId: row[3] as EventId,
       type: row[4] as string,
       data: row[5] as string,
