@@ -71,17 +71,6 @@ export const isConnectionLost = (error: SqlError): boolean => {
 }
 
 /**
- * Whether the statement certainly never reached the server: the driver refused
- * it because the connection was already known to be dead. Only such an append
- * is retried by itself (any other lost connection leaves its outcome unknown).
- */
-export const neverSent = (error: SqlError): boolean => {
-  const { code, message } = driverError(error)
-  const text = message !== "" ? message : error.cause instanceof Error ? error.cause.message : ""
-  return code === "" && /not queryable|Client was closed/i.test(text)
-}
-
-/**
  * Classifies an append's driver error by SQLSTATE. 23505 names the constraint
  * (`VersionTaken` / `EventIdTaken`); 40001 (serialization failure) and 40P01
  * (deadlock) are `Retryable`; class 22 (data exception: a NUL character in

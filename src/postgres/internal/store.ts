@@ -4,6 +4,7 @@
  * surface over it. The design is in adr/0012-postgres-global-order.md.
  */
 import { SqlClient } from "@effect/sql"
+import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgMigrator } from "@effect/sql-pg"
 import { Clock, Effect, Either, Exit, Metric, Option, Schedule, Stream } from "effect"
@@ -19,8 +20,12 @@ import { checkWrites } from "../../internal/validate.ts"
 import { resolveReadAll } from "../../internal/validate.ts"
 import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
 import { transaction } from "../../internal/transaction.ts"
-import { classifyAppend, driverError, isConnectionLost, neverSent } from "./errors.ts"
+import { classifyAppend, driverError, isConnectionLost } from "./errors.ts"
 import { appendFunction, eventsTable, migrations as migrationRecord, migrationsTable } from "./migrations.ts"
+
+/** A StoreUnavailable caused by a lost connection (not a timeout, not a failed COMMIT of the caller). */
+const lostConnection = (error: StoreUnavailable): boolean =>
+  error.cause instanceof SqlErrorClass && isConnectionLost(error.cause)
 
 const unavailable = (operation: string) => (error: unknown) => new StoreUnavailable({ operation, cause: error })
 
@@ -149,7 +154,36 @@ interface LogCursor {
  * change nothing, so running one twice is harmless.
  */
 const retryLostConnection = <A>(self: Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
-  Effect.retry(self, { times: 1, while: isConnectionLost })
+  Effect.retry(settleOnLoss(self), { times: lostConnectionRetries, while: isConnectionLost })
+
+/**
+ * A connection the server closed is only evicted from the pool when the driver
+ * processes the socket's end, a moment after the statement saw its error; until
+ * then the pool would hand it out again and the next statement (this store's
+ * retry, or the caller's next operation) would fail too. So a statement that
+ * lost its connection waits a moment (real time, 25 ms, whatever the Effect
+ * clock) before it fails.
+ */
+const settleOnLoss = <A, E extends SqlError | StoreUnavailable | { readonly _tag: string }>(
+  self: Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  Effect.tapError(self, (error) =>
+    (error instanceof SqlErrorClass && isConnectionLost(error)) ||
+      (error instanceof StoreUnavailable && lostConnection(error))
+      ? settle
+      : Effect.void)
+
+const settle = Effect.async<void>((resume) => {
+  const timer = setTimeout(() => resume(Effect.void), 25)
+  return Effect.sync(() => clearTimeout(timer))
+})
+
+/**
+ * How many times a statement whose connection was lost is run again. A killed
+ * connection is only noticed when used, so after a server restart every pooled
+ * connection fails once: a few attempts get past them.
+ */
+const lostConnectionRetries = 3
 
 /** The store over `sql` (a PostgreSQL client whose schema is migrated). */
 export const makeStore = (sql: SqlClient.SqlClient): EventStore.Service => {
@@ -199,9 +233,7 @@ export const makeStore = (sql: SqlClient.SqlClient): EventStore.Service => {
   /** One call of the append function: the heads and the positions drawn. */
   const call = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date) =>
     Effect.map(
-      // a statement refused because its pooled connection was already dead never
-      // ran: run it again on a fresh one
-      Effect.retry(sql.unsafe(appendSql, appendParams(writes, recordedAt)).values, { times: 1, while: neverSent }),
+      sql.unsafe(appendSql, appendParams(writes, recordedAt)).values,
       ([row]) => ({
         heads: (row![0] as ReadonlyArray<number | string>).map(Number),
         // int8: the driver gives strings
@@ -234,6 +266,7 @@ export const makeStore = (sql: SqlClient.SqlClient): EventStore.Service => {
   const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, inTransaction: boolean) =>
     (inTransaction ? nested(writes, recordedAt) : call(writes, recordedAt)).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(classifyAppend(error))),
+      settleOnLoss,
       Effect.map(({ heads: current, positions }): AppendResult => {
         const streams: Array<StreamAppendResult> = writes.map((write, i) => ({
           streamId: write.streamId,
