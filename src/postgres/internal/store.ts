@@ -59,12 +59,14 @@ WHERE stream_id = $1 AND version <= head.top AND version > head.top - $3::int8 O
  * ended, and every transaction that starts later gets a larger id, so no row
  * can ever appear below the bound after this read: a reader never passes an
  * event that commits later. Rows of aborted transactions are never visible.
- * Served by the `(transaction_id, position)` index.
+ * Served by the `(transaction_id, position)` index. The ORDER BY names the
+ * table's columns: a bare `transaction_id` would sort by the output column of
+ * that name, the id as text ('1001' < '997').
  */
 const readAllSql = `SELECT position, stream_id, version, event_id, type, data::text, metadata::text, ${recordedAtMs}, transaction_id::text
 FROM ${eventsTable}
 WHERE (transaction_id, position) > ($1::xid8, $2::int8) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY transaction_id, position LIMIT $3`
+ORDER BY ${eventsTable}.transaction_id, ${eventsTable}.position LIMIT $3`
 
 /** Each stream's last version (0 when it has none), in the order given. */
 const headsSql = `SELECT coalesce((SELECT max(e.version) FROM ${eventsTable} e WHERE e.stream_id = w.stream_id), 0)
