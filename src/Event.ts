@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import type { Cursor } from "./Cursor.ts"
 import type { StreamId } from "./StreamId.ts"
 
 /**
@@ -101,8 +102,20 @@ export interface StoredEvent {
   readonly streamId: StreamId
   /** 1-based position within the stream. */
   readonly version: number
-  /** Global, unique, increasing in commit order. */
+  /**
+   * The event's global number: unique, increasing with the order of appends
+   * within one transaction. On memory, SQLite and file stores it is also the
+   * order of `readAll`; on PostgreSQL concurrent appends may commit out of
+   * position order, so resume with `cursor`, not with a position.
+   */
   readonly position: number
+  /**
+   * Where this event sits in the global log: `readAll({ after: cursor })`
+   * resumes after it.
+   *
+   * @since 0.2.0
+   */
+  readonly cursor: Cursor
   readonly eventId: EventId
   readonly type: string
   readonly data: string
@@ -119,8 +132,20 @@ export interface RecordedEvent<A> {
   readonly streamId: StreamId
   /** 1-based position within the stream. */
   readonly version: number
-  /** Global, unique, increasing in commit order. */
+  /**
+   * The event's global number: unique, increasing with the order of appends
+   * within one transaction. On memory, SQLite and file stores it is also the
+   * order of `readAll`; on PostgreSQL concurrent appends may commit out of
+   * position order, so resume with `cursor`, not with a position.
+   */
   readonly position: number
+  /**
+   * Where this event sits in the global log: `readAll({ after: cursor })`
+   * resumes after it.
+   *
+   * @since 0.2.0
+   */
+  readonly cursor: Cursor
   readonly eventId: EventId
   readonly type: string
   readonly data: A

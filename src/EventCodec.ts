@@ -277,6 +277,7 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
       streamId: row.streamId,
       version: row.version,
       position: row.position,
+      cursor: row.cursor,
       eventId: row.eventId,
       type: row.type,
       data: decoded.right,

@@ -13,6 +13,7 @@
  */
 import { Chunk, Context, Effect, Either, Metric, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
+import type { Cursor } from "./Cursor.ts"
 import type { EventData, EventId, Metadata, RecordedEvent, StoredEvent } from "./Event.ts"
 import type { EventCodec } from "./EventCodec.ts"
 import { encodeMetadata } from "./EventCodec.ts"
@@ -46,12 +47,15 @@ export interface ReadOptions {
  */
 export interface ReadAllOptions {
   /**
-   * First global position to yield (inclusive). To resume after a checkpoint at
-   * position `p`, pass `p + 1`. Defaults to the start of the log.
+   * Yield only the events after this cursor (exclusive): pass the `cursor` of
+   * the last event you processed to resume after it. Defaults to
+   * `Cursor.start`, the whole log.
+   *
+   * @since 0.2.0
    */
-  readonly fromPosition?: number
+  readonly after?: Cursor | undefined
   /** Rows fetched per page from the backend (default 256). */
-  readonly pageSize?: number
+  readonly pageSize?: number | undefined
 }
 
 /**
@@ -118,7 +122,11 @@ export declare namespace EventStore {
   export interface Service {
     /** The events of one stream in version order, lazily, page by page. */
     readonly read: (streamId: StreamId, options?: ReadOptions) => Stream.Stream<StoredEvent, ReadError>
-    /** Every event in global position order, lazily, page by page. */
+    /**
+     * Every event in the global order, lazily, page by page: the events after
+     * `options.after` (default: the start). Gap-free: an event that commits
+     * later never lands before one already yielded.
+     */
     readonly readAll: (options?: ReadAllOptions) => Stream.Stream<StoredEvent, ReadError>
     /**
      * Appends to one or many streams atomically: every expected version is checked

@@ -124,7 +124,7 @@ export const wrap = (store: EventStore.Service): EventStore.Service =>
       }),
     readAll: (options) =>
       tracedRead(counted(store.readAll(options)), "eventfold.readAll", {
-        "eventfold.from_position": options?.fromPosition ?? 0,
+        "eventfold.after": options?.after ?? "0",
         ...(options?.pageSize === undefined ? {} : { "eventfold.page_size": options.pageSize })
       }),
     append: (input) => {

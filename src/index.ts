@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+export * as Cursor from "./Cursor.ts"
 export * as Event from "./Event.ts"
 export * as EventCodec from "./EventCodec.ts"
 export * as EventStore from "./EventStore.ts"

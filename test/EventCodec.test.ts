@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Schema, Stream } from "effect"
-import { Event, EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
+import { Cursor, Event, EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 
 class Opened extends Schema.TaggedClass<Opened>()("Opened", { owner: Schema.String }) {}
@@ -14,6 +14,7 @@ const row = (type: string, data: string, metadata = "{}"): Event.StoredEvent => 
   streamId: StreamId.unsafeMake("account-1"),
   version: 4,
   position: 17,
+  cursor: Cursor.Cursor.make("17"),
   eventId: Event.EventId.make("5f0c4c5e-8a4b-4b9e-9a57-0d1f0b6e2a11"),
   type,
   data,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, ParseResult, Schema, Stream } from "effect"
-import { Event, EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
+import { Cursor, Event, EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import { readFileSync } from "node:fs"
 
@@ -88,6 +88,7 @@ describe("EventCodec versions: typed schema evolution", () => {
       streamId,
       version: 7,
       position: 9,
+      cursor: Cursor.Cursor.make("9"),
       recordedAt: new Date(0)
     }
     const error = Either.getLeft(codec.decode(row))
@@ -100,7 +101,7 @@ describe("EventCodec versions: typed schema evolution", () => {
       upcast: EventCodec.upcasters({ Created: (data) => ({ type: "AccountOpened", data }) }),
       versions: { AccountOpened: [OpenedV1] }
     })
-    const row: Event.StoredEvent = { ...raw("Created", "{\"name\":\"Ada\"}"), streamId, version: 1, position: 1, recordedAt: new Date(0) }
+    const row: Event.StoredEvent = { ...raw("Created", "{\"name\":\"Ada\"}"), streamId, version: 1, position: 1, cursor: Cursor.Cursor.make("1"), recordedAt: new Date(0) }
     expect(Either.getOrThrow(renamed.decode(row)).data).toEqual(new Opened({ owner: "Ada", currency: "EUR" }))
   })
 
@@ -109,7 +110,7 @@ describe("EventCodec versions: typed schema evolution", () => {
     const fromClass = EventCodec.make(AccountEvent, {
       versions: { AccountOpened: [EventCodec.version(AccountOpenedV1, (v1) => new Opened({ owner: v1.name, currency: "GBP" }))] }
     })
-    const row: Event.StoredEvent = { ...raw("AccountOpened", "{\"name\":\"Ada\"}"), streamId, version: 1, position: 1, recordedAt: new Date(0) }
+    const row: Event.StoredEvent = { ...raw("AccountOpened", "{\"name\":\"Ada\"}"), streamId, version: 1, position: 1, cursor: Cursor.Cursor.make("1"), recordedAt: new Date(0) }
     expect(Either.getOrThrow(fromClass.decode(row)).data).toEqual(new Opened({ owner: "Ada", currency: "GBP" }))
   })
 

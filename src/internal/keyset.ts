@@ -10,7 +10,9 @@ import type { EventStore } from "../EventStore.ts"
 import { rowsFetched } from "../EventStore.ts"
 import type { StoreUnavailable } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
-import { resolveRead, resolveReadAll } from "./validate.ts"
+import type { Cursor } from "../Cursor.ts"
+import { ofPosition, ofTransaction } from "./cursor.ts"
+import { resolveRead, resolveReadAllByPosition } from "./validate.ts"
 
 /** One row as the driver returns it with `.values`: columns in SELECT order. */
 export type Row = ReadonlyArray<unknown>
@@ -22,16 +24,25 @@ export type Row = ReadonlyArray<unknown>
  *   metadata, recorded_at` of `streamId`, at most `pageSize` of them, from
  *   version `cursor` up (forward) or down (backward, `cursor >= 1`).
  * - `all`: rows `position, stream_id, version, event_id, type, data, metadata,
- *   recorded_at` of the log from position `cursor`, at most `pageSize`.
+ *   recorded_at` of the log after position `cursor` (exclusive), at most `pageSize`.
  *
  * `position` may come back as a number, a bigint or a numeric string;
- * `recorded_at` as epoch milliseconds.
+ * `recorded_at` as epoch milliseconds. A backend whose log is ordered by
+ * transaction (PostgreSQL) adds the transaction id as one more, last, column;
+ * the events' cursors then carry it.
  */
 export interface PageQueries {
   readonly forward: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
   readonly backward: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
   readonly all: (cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
 }
+
+/**
+ * The cursor of a row: its position, or, when the backend adds a transaction id
+ * column after the others (PostgreSQL), the transaction id and the position.
+ */
+const cursorOf = (position: unknown, transaction: unknown): Cursor =>
+  transaction === undefined ? ofPosition(Number(position)) : ofTransaction(String(transaction), Number(position))
 
 const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
   const out = new Array<StoredEvent>(rows.length)
@@ -41,6 +52,7 @@ const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chu
       streamId,
       version: row[1] as number,
       position: Number(row[0]),
+      cursor: cursorOf(row[0], row[7]),
       eventId: row[2] as EventId,
       type: row[3] as string,
       data: row[4] as string,
@@ -51,7 +63,8 @@ const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chu
   return Chunk.unsafeFromArray(out)
 }
 
-const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
+/** Rows of the log (the `all` layout) as events. */
+export const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
   const out = new Array<StoredEvent>(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
@@ -59,6 +72,7 @@ const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
       streamId: row[1] as StreamId,
       version: row[2] as number,
       position: Number(row[0]),
+      cursor: cursorOf(row[0], row[8]),
       eventId: row[3] as EventId,
       type: row[4] as string,
       data: row[5] as string,
@@ -113,15 +127,15 @@ export const keysetReads = (queries: PageQueries): Pick<EventStore.Service, "rea
       }
     }),
   readAll: (options) =>
-    Either.match(resolveReadAll(options), {
+    Either.match(resolveReadAllByPosition(options), {
       onLeft: (error) => Stream.fail(error),
-      onRight: ({ fromPosition, pageSize }) =>
+      onRight: ({ after, pageSize }) =>
         pages(
-          fromPosition,
+          after,
           pageSize,
           (cursor) => queries.all(cursor, pageSize),
           toLogEvents,
-          (last) => last.position + 1
+          (last) => last.position
         )
     })
 })

@@ -8,6 +8,9 @@ import type { EventData } from "../Event.ts"
 import type { ReadAllOptions, ReadOptions, StreamWrite } from "../EventStore.ts"
 import { defaultPageSize, writesOf } from "../EventStore.ts"
 import { DuplicateEventId, InvalidArgument } from "../StoreError.ts"
+import { start } from "../Cursor.ts"
+import { parse } from "./cursor.ts"
+import type { Parsed } from "./cursor.ts"
 
 /** Read options with defaults applied. `from` is undefined for "from the end" on backward reads. */
 export interface ResolvedRead {
@@ -36,19 +39,30 @@ export const resolveRead = (options: ReadOptions | undefined): Either.Either<Res
 }
 
 export interface ResolvedReadAll {
-  readonly fromPosition: number
+  readonly after: Parsed
   readonly pageSize: number
 }
 
 export const resolveReadAll = (options: ReadAllOptions | undefined): Either.Either<ResolvedReadAll, InvalidArgument> => {
   const pageSize = options?.pageSize ?? defaultPageSize
-  const fromPosition = options?.fromPosition ?? 0
   if (!isPositiveInt(pageSize)) return invalid("readAll", `pageSize must be a positive integer, got ${pageSize}`)
-  if (!isNonNegativeInt(fromPosition)) {
-    return invalid("readAll", `fromPosition must be a non-negative integer, got ${fromPosition}`)
-  }
-  return Either.right({ fromPosition, pageSize })
+  return Either.map(parse("readAll", options?.after ?? start), (after) => ({ after, pageSize }))
 }
+
+/**
+ * `resolveReadAll` for a backend whose log is ordered by position: the position
+ * to resume after, or `InvalidArgument` for another backend's cursor.
+ */
+export const resolveReadAllByPosition = (
+  options: ReadAllOptions | undefined
+): Either.Either<{ readonly after: number; readonly pageSize: number }, InvalidArgument> =>
+  Either.flatMap(resolveReadAll(options), ({ after, pageSize }) =>
+    after._tag === "Position"
+      ? Either.right({ after: after.position, pageSize })
+      : invalid(
+        "readAll",
+        `the cursor ${after.transaction}:${after.position} was made by a PostgreSQL store; this store orders its log by position only`
+      ))
 
 /** A lowercase UUID, the form PostgreSQL's `uuid` reads back. */
 const lowercaseUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/

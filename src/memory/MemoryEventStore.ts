@@ -23,7 +23,8 @@ import type { AppendResult, StreamAppendResult } from "../EventStore.ts"
 import type { AppendError } from "../StoreError.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
 import { DuplicateEventId, WrongExpectedVersion } from "../StoreError.ts"
-import { checkWrites, resolveRead, resolveReadAll } from "../internal/validate.ts"
+import { ofPosition } from "../internal/cursor.ts"
+import { checkWrites, resolveRead, resolveReadAllByPosition } from "../internal/validate.ts"
 
 interface State {
   readonly log: Array<StoredEvent>
@@ -76,10 +77,10 @@ export const make: Effect.Effect<EventStore.Service> = Effect.sync(() => {
     })
 
   const readAll: EventStore.Service["readAll"] = (options) =>
-    Either.match(resolveReadAll(options), {
+    Either.match(resolveReadAllByPosition(options), {
       onLeft: (error) => Stream.fail(error),
-      onRight: ({ fromPosition, pageSize }) =>
-        Stream.suspend(() => pages(state.log, Math.max(fromPosition - 1, 0), state.log.length, pageSize, false))
+      onRight: ({ after, pageSize }) =>
+        Stream.suspend(() => pages(state.log, Math.min(after, state.log.length), state.log.length, pageSize, false))
     })
 
   const append: EventStore.Service["append"] = (input) =>
@@ -114,6 +115,7 @@ export const make: Effect.Effect<EventStore.Service> = Effect.sync(() => {
               streamId: write.streamId,
               version: events!.length + 1,
               position: state.log.length + 1,
+              cursor: ofPosition(state.log.length + 1),
               eventId: event.eventId,
               type: event.type,
               data: event.data,

@@ -162,7 +162,7 @@ const readForwardSql =
 const readBackwardSql =
   `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?`
 const readAllSql =
-  `SELECT position, stream_id, version, event_id, type, data, metadata, recorded_at FROM ${eventsTable} WHERE position >= ? ORDER BY position LIMIT ?`
+  `SELECT position, stream_id, version, event_id, type, data, metadata, recorded_at FROM ${eventsTable} WHERE position > ? ORDER BY position LIMIT ?`
 const headSql = `SELECT max(version) FROM ${eventsTable} WHERE stream_id = ?`
 /**
  * A write that touches no row but makes SQLite take the write lock. The store's

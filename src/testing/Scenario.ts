@@ -26,6 +26,7 @@
  */
 import { Data, Effect, Either, Equal, Layer, Option, Schema, Stream, Utils } from "effect"
 import { inspect } from "node:util"
+import * as Cursor from "../Cursor.ts"
 import type { Decider, Decision, EventFor } from "../Decider.ts"
 import { fold, isEventFor, streamsOf } from "../Decider.ts"
 import type { EventData } from "../Event.ts"
@@ -431,7 +432,7 @@ export const executor = <C, S, E extends Tagged, Err, StoreErr = never>(
 
 const decodeData = <C, S, E extends Tagged, Err>(model: Decider<C, S, E, Err>, streamId: StreamId, data: EventData) =>
   Effect.map(
-    model.codec.decode({ ...data, streamId, version: 0, position: 0, recordedAt: new Date(0) }),
+    model.codec.decode({ ...data, streamId, version: 0, position: 0, cursor: Cursor.start, recordedAt: new Date(0) }),
     (recorded) => recorded.data
   )
 

@@ -17,7 +17,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Array as Arr, Chunk, Clock, Effect, Either, Exit, Fiber, Metric, Schema, Stream } from "effect"
 import type { Layer } from "effect"
-import { Event, EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "../index.ts"
+import { Cursor, Event, EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "../index.ts"
 
 /**
  * What the suite needs from a backend.
@@ -130,7 +130,7 @@ export const suite = <E>(name: string, options: Options<E>): void => {
           const store = yield* EventStore.EventStore
           const zeroPage = yield* Effect.flip(Stream.runDrain(store.read(sid("s"), { pageSize: 0 })))
           const negative = yield* Effect.flip(Stream.runDrain(store.read(sid("s"), { from: -1 })))
-          const fractional = yield* Effect.flip(Stream.runDrain(store.readAll({ fromPosition: 1.5 })))
+          const fractional = yield* Effect.flip(Stream.runDrain(store.readAll({ pageSize: 1.5 })))
           expect(zeroPage._tag).toBe("InvalidArgument")
           expect(negative._tag).toBe("InvalidArgument")
           expect(fractional._tag).toBe("InvalidArgument")
@@ -513,7 +513,7 @@ export const suite = <E>(name: string, options: Options<E>): void => {
     })
 
     describe("readAll", () => {
-      it.live("yields every event in global order, from a position onwards", () =>
+      it.live("yields every event in global order, after a cursor (exclusive)", () =>
         run(Effect.gen(function*() {
           const store = yield* EventStore.EventStore
           yield* store.append(write(sid("p"), ExpectedVersion.noStream, yield* deposits(2, 1)))
@@ -523,11 +523,43 @@ export const suite = <E>(name: string, options: Options<E>): void => {
           expect(all.map((e) => JSON.parse(e.data).amount)).toEqual([1, 2, 3, 4, 5, 6])
           expect(all.map((e) => `${e.streamId}@${e.version}`)).toEqual(["p@1", "p@2", "q@1", "q@2", "p@3", "p@4"])
           for (let i = 1; i < all.length; i++) expect(all[i]!.position).toBeGreaterThan(all[i - 1]!.position)
-          const from = all[3]!.position
-          const tail = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ fromPosition: from, pageSize: 1 })))
+          const tail = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ after: all[2]!.cursor, pageSize: 1 })))
           expect(tail.map((e) => e.position)).toEqual(all.slice(3).map((e) => e.position))
-          const resumed = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ fromPosition: all[5]!.position + 1 })))
+          const resumed = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ after: all[5]!.cursor })))
           expect(resumed).toEqual([])
+          const fromStart = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ after: Cursor.start, pageSize: 4 })))
+          expect(fromStart).toEqual(all)
+        })))
+
+      it.live("every event carries a distinct cursor, the same through read and readAll, that survives a text round trip", () =>
+        run(Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          yield* store.append([
+            write(sid("c1"), ExpectedVersion.noStream, yield* deposits(2, 1)),
+            write(sid("c2"), ExpectedVersion.noStream, yield* deposits(1, 3))
+          ])
+          yield* store.append(write(sid("c1"), ExpectedVersion.unsafeExact(2), yield* deposits(1, 4)))
+          const all = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll()))
+          expect(new Set(all.map((e) => e.cursor)).size).toBe(4)
+          for (const event of all) expect(Cursor.isCursor(event.cursor)).toBe(true)
+          const c1 = Chunk.toReadonlyArray(yield* Stream.runCollect(store.read(sid("c1"))))
+          expect(c1.map((e) => e.cursor)).toEqual(all.filter((e) => e.streamId === "c1").map((e) => e.cursor))
+          // a checkpoint stored as text and decoded back resumes at the same place
+          const text = JSON.parse(JSON.stringify({ checkpoint: all[1]!.cursor })).checkpoint as string
+          const decoded = yield* Cursor.decode(text)
+          expect(decoded).toBe(all[1]!.cursor)
+          const resumed = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ after: decoded })))
+          expect(resumed.map((e) => e.eventId)).toEqual(all.slice(2).map((e) => e.eventId))
+        })))
+
+      it.live("a malformed cursor fails with InvalidArgument", () =>
+        run(Effect.gen(function*() {
+          const store = yield* EventStore.EventStore
+          yield* appendDeposits(sid("m"), 1)
+          for (const bad of ["", "-1", "1.5", "abc", "01", "1:", ":1"]) {
+            const error = yield* Effect.flip(Stream.runDrain(store.readAll({ after: bad as Cursor.Cursor })))
+            expect(error._tag).toBe("InvalidArgument")
+          }
         })))
 
       it.live("a read started before an append does not fail and sees a consistent prefix", () =>

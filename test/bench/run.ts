@@ -9,7 +9,7 @@
  *
  * Sizes: `BENCH_EVENTS` (default 100000) scales every case down for a quick run
  * (`BENCH_EVENTS=10000 npm run bench`); `BENCH_REPEATS` (default 3) runs of each
- * side are made and the best kept; `BENCH_ONLY=sqlite,file,postgres,memory` picks parts.
+ * side are made and the best kept; `BENCH_ONLY=sqlite,file,postgres,pgwriters,memory` picks parts.
  * See harness.ts for the other knobs.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -22,11 +22,13 @@ import type { MemoryResult } from "./memory.ts"
 import { runMemory } from "./memory.ts"
 import { runPostgres } from "./postgres.ts"
 import { runFile } from "./file.ts"
+import { startPgServer } from "./pgServer.ts"
+import { runPgWriters } from "./pgWriters.ts"
 import { runSqlite } from "./sqlite.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const sizes = sizesFromEnv()
-const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,file,postgres,memory").split(",").map((s) => s.trim()))
+const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,file,postgres,pgwriters,memory").split(",").map((s) => s.trim()))
 const dir = mkdtempSync(join(tmpdir(), "eventfold-bench-"))
 
 const started = Date.now()
@@ -55,6 +57,15 @@ try {
   })
   await part("postgres", async () => {
     cases.push(...(await runPostgres(sizes)))
+  })
+  await part("pgwriters", async () => {
+    // appends/s at 1, 8 and 32 writers against the raw driver, p99, reader lag (adr/0012)
+    const server = await startPgServer()
+    try {
+      await runPgWriters(server.url, (line) => progress(`postgres writers: ${line}`))
+    } finally {
+      await server.stop()
+    }
   })
   await part("memory", async () => {
     memory = await runMemory(dir, sizes)

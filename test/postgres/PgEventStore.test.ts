@@ -17,7 +17,6 @@ import {
   Exit,
   Fiber,
   Layer,
-  Option,
   Redacted,
   Schedule,
   Schema,
@@ -95,6 +94,38 @@ const lockWaiter = (client: RawPgClient) =>
     })
   )
 
+/**
+ * A raw transaction, left open, that inserted version `version` of `streamId`:
+ * an append of that version waits for it (on the unique index) until it ends.
+ */
+const holdVersion = (url: string, streamId: string, version: number) =>
+  Effect.gen(function*() {
+    const holder = yield* rawConnection(url)
+    yield* query(holder, "BEGIN")
+    yield* query(
+      holder,
+      `INSERT INTO eventfold_events (stream_id, version, event_id, type, data, metadata, recorded_at)
+       VALUES ($1, $2, gen_random_uuid(), 'Held', '{}', '{}', now())`,
+      [streamId, version]
+    )
+    return holder
+  })
+
+/** The pid of the one other session of this database waiting for a transaction to end (polls until there is one). */
+const rowLockWaiter = (client: RawPgClient) =>
+  query<{ pid: number }>(
+    client,
+    `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'transactionid' AND NOT l.granted AND a.datname = current_database()`
+  ).pipe(
+    Effect.filterOrFail((rows) => rows.length > 0, () => "no session waits yet"),
+    Effect.retry(Schedule.spaced("10 millis")),
+    Effect.map((rows) => {
+      expect(rows).toHaveLength(1)
+      return rows[0]!.pid
+    })
+  )
+
 /** A store on its own pool, built in the current scope: one "application instance" on `url`. */
 const instance = (url: string, maxConnections = 4) =>
   Effect.map(
@@ -103,6 +134,10 @@ const instance = (url: string, maxConnections = 4) =>
   )
 
 const collect = <A, E>(stream: Stream.Stream<A, E>) => Effect.map(Stream.runCollect(stream), Chunk.toReadonlyArray)
+
+/** The events of `readAll` whose position is at least `position` (positions are unique, not the order). */
+const collectFrom = (store: EventStore.EventStore.Service, position: number, pageSize?: number) =>
+  Effect.map(collect(store.readAll({ pageSize })), (events) => events.filter((e) => e.position >= position))
 
 describe("PgEventStore", () => {
   it.live("a row corrupted by raw SQL fails the typed read with EventDecodeError naming stream, version, position and type", () =>
@@ -165,11 +200,12 @@ describe("PgEventStore", () => {
       expect(sessions.filter((s) => !s.mine)).toEqual([{ mine: false, state: "idle" }])
     }).pipe(Effect.provide(storeAndClient({ maxConnections: 2, idleTimeout: "10 minutes" }))))
 
-  it.live("readAll never passes an append whose transaction is still open; it appears in position order once committed", () =>
+  it.live("readAll never passes an append whose transaction is still open, though later appends commit meanwhile; it appears in order once committed", () =>
     Effect.gen(function*() {
       const store = yield* EventStore.EventStore
       const sql = yield* SqlClient.SqlClient
-      const earlier = yield* store.append(write(sid("earlier"), ExpectedVersion.noStream, [yield* deposit(1)]))
+      yield* store.append(write(sid("earlier"), ExpectedVersion.noStream, [yield* deposit(1)]))
+      const [checkpoint] = yield* collect(store.readAll())
 
       // An append whose transaction stays open: run inside an outer transaction
       // of the same client, it joins it, and its rows are inserted but not committed.
@@ -183,33 +219,43 @@ describe("PgEventStore", () => {
       })))
       const slowPosition = (yield* Deferred.await(inserted)).positions[0]!
 
-      // A later append to another stream: it waits for the append lock.
-      const later = yield* Effect.fork(store.append(write(sid("later"), ExpectedVersion.noStream, [yield* deposit(3)])))
-      yield* sql<{ waiting: number }>`
-        SELECT count(*)::int AS waiting FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-        WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()`.pipe(
-        Effect.map((rows) => rows[0]!.waiting),
-        Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: (waiting) => waiting === 1 })
-      )
+      // Later appends to other streams do not wait for it: they commit at once.
+      const later = yield* store.append(write(sid("later"), ExpectedVersion.noStream, [yield* deposit(3)]))
+      expect(later.positions[0]!).toBeGreaterThan(slowPosition)
+      expect((yield* collect(store.read(sid("later")))).map((e) => e.version)).toEqual([1])
 
-      // While the slow one is open, readAll stops before it, from any position.
-      const during = yield* collect(store.readAll())
-      expect(during.map((e) => e.streamId)).toEqual(["earlier"])
-      expect(yield* collect(store.readAll({ fromPosition: slowPosition }))).toEqual([])
-      expect(Option.isNone(yield* Fiber.poll(later))).toBe(true)
+      // While the slow one is open, readAll stops before it, from the start and
+      // from the checkpoint: the committed "later" is held back too.
+      expect((yield* collect(store.readAll())).map((e) => e.streamId)).toEqual(["earlier"])
+      expect(yield* collect(store.readAll({ after: checkpoint!.cursor }))).toEqual([])
 
       yield* Deferred.succeed(commit, undefined)
       yield* Fiber.join(slow)
-      const laterResult = yield* Fiber.join(later)
-      expect(laterResult.positions[0]!).toBeGreaterThan(slowPosition)
 
       const after = yield* collect(store.readAll())
       expect(after.map((e) => e.streamId)).toEqual(["earlier", "slow", "later"])
-      expect(after.map((e) => e.position)).toEqual([earlier.positions[0], slowPosition, laterResult.positions[0]])
+      expect(after.map((e) => e.position)).toEqual([checkpoint!.position, slowPosition, later.positions[0]])
       // A subscriber that had reached the end before the commit resumes without a gap.
-      const resumed = yield* collect(store.readAll({ fromPosition: earlier.positions[0]! + 1 }))
+      const resumed = yield* collect(store.readAll({ after: checkpoint!.cursor, pageSize: 1 }))
       expect(resumed.map((e) => e.streamId)).toEqual(["slow", "later"])
     }).pipe(Effect.provide(storeAndClient({ maxConnections: 4 }))))
+
+  it.live("a rolled-back append inside the caller's transaction is never seen by readAll, and readers resume past the hole", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore.EventStore
+      const sql = yield* SqlClient.SqlClient
+      yield* store.append(write(sid("kept-1"), ExpectedVersion.noStream, [yield* deposit(1)]))
+      const [checkpoint] = yield* collect(store.readAll())
+      const rolledBack = yield* Effect.exit(sql.withTransaction(Effect.gen(function*() {
+        yield* store.append(write(sid("doomed"), ExpectedVersion.noStream, [yield* deposit(2), yield* deposit(3)]))
+        return yield* Effect.fail("abort" as const)
+      })))
+      expect(rolledBack._tag).toBe("Failure")
+      yield* store.append(write(sid("kept-2"), ExpectedVersion.noStream, [yield* deposit(4)]))
+      const resumed = yield* collect(store.readAll({ after: checkpoint!.cursor }))
+      expect(resumed.map((e) => e.streamId)).toEqual(["kept-2"])
+      expect(yield* collect(store.read(sid("doomed")))).toEqual([])
+    }).pipe(Effect.provide(storeAndClient({ maxConnections: 2 }))))
 
   it.live("two pools appending to one stream with exact expected versions: exactly one winner per version", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -237,7 +283,7 @@ describe("PgEventStore", () => {
       expect(stored.map((e) => JSON.parse(e.data).amount)).toEqual(winners)
     })))
 
-  it.live("two pools appending with Any from many fibers lose nothing and keep versions and positions dense", () =>
+  it.live("two pools appending with Any from many fibers lose nothing, keep versions dense and each append contiguous in readAll", () =>
     Effect.scoped(Effect.gen(function*() {
       const url = yield* freshSchemaUrl(db().url)
       const a = yield* instance(url)
@@ -253,7 +299,8 @@ describe("PgEventStore", () => {
       expect(events.map((e) => e.version)).toEqual(Arr.range(1, 200))
       expect(new Set(events.map((e) => JSON.parse(e.data).amount)).size).toBe(200)
       const all = yield* collect(b.readAll({ pageSize: 9 }))
-      expect(all.map((e) => e.position)).toEqual(Arr.range(1, 200))
+      // positions are unique (a collision retried draws new ones, so not dense)
+      expect(new Set(all.map((e) => e.position)).size).toBe(200)
       // Each append's two events are adjacent in the global order.
       for (let i = 0; i < 200; i += 2) expect(JSON.parse(all[i + 1]!.data).amount).toBe(JSON.parse(all[i]!.data).amount + 1)
     })))
@@ -329,7 +376,7 @@ describe("PgEventStore", () => {
       const two = yield* store.append(write(sid("h"), ExpectedVersion.noStream, [yield* deposit(4)]))
       expect(two.positions[0]!).toBeGreaterThan(one.positions[0]! + 1)
       expect((yield* collect(store.readAll({ pageSize: 1 }))).map((e) => e.position)).toEqual([one.positions[0], two.positions[0]])
-      expect((yield* collect(store.readAll({ fromPosition: one.positions[0]! + 1 }))).map((e) => e.streamId)).toEqual(["h"])
+      expect((yield* collectFrom(store, one.positions[0]! + 1)).map((e) => e.streamId)).toEqual(["h"])
       expect((yield* collect(store.read(sid("h")))).map((e) => e.version)).toEqual([1])
     }).pipe(Effect.provide(storeAndClient())))
 
@@ -340,7 +387,7 @@ describe("PgEventStore", () => {
       expect(yield* collect(store.read(sid("far"), { from: 2 ** 40 }))).toEqual([])
       const backward = yield* collect(store.read(sid("far"), { from: 2 ** 40, direction: "backward", pageSize: 2 }))
       expect(backward.map((e) => e.version)).toEqual([5, 4, 3, 2, 1])
-      expect(yield* collect(store.readAll({ fromPosition: 2 ** 52 }))).toEqual([])
+      expect(yield* collectFrom(store, 2 ** 52)).toEqual([])
     }).pipe(Effect.provide(storeAndClient())))
 
   it.live("migrate run by three instances at once applies the schema once", () =>
@@ -352,12 +399,12 @@ describe("PgEventStore", () => {
         () => Effect.provide(PgEventStore.migrate, client()),
         { concurrency: "unbounded" }
       )
-      expect(results.filter((ran) => ran.length > 0)).toEqual([[[1, "create_events"]]])
+      expect(results.filter((ran) => ran.length > 0)).toEqual([[[1, "create_events"], [2, "global_order_by_transaction"]]])
       const rows = yield* Effect.provide(
         Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ id: number }>`SELECT migration_id AS id FROM eventfold_migrations`),
         client()
       )
-      expect(rows).toEqual([{ id: 1 }])
+      expect(rows).toEqual([{ id: 1 }, { id: 2 }])
       const store = yield* instance(url)
       expect((yield* store.append(write(sid("m"), ExpectedVersion.noStream, [yield* deposit(1)]))).streams).toEqual([
         { streamId: "m", version: 1 }
@@ -422,24 +469,93 @@ describe("PgEventStore", () => {
         expect((yield* collect(store.readAll())).map((e) => [e.streamId, e.version])).toEqual([["other", 1], ["fine", 1], ["doomed", 1], ["doomed", 2]])
       }).pipe(Effect.provide(storeAndClient())))
 
-    it.live("an append whose connection is terminated while it waits for the append lock fails with StoreUnavailable, and its pool of one serves on", () =>
+    it.live("an append whose connection is terminated while it waits for a concurrent writer fails with StoreUnavailable, writes nothing, and its pool of one serves on", () =>
       Effect.scoped(Effect.gen(function*() {
         const url = yield* freshSchemaUrl(db().url)
         const store = Context.get(yield* Layer.build(storeAndClientAt(url, { maxConnections: 1 })), EventStore.EventStore)
-        const holder = yield* rawConnection(url)
-        yield* query(holder, "BEGIN")
-        yield* query(holder, appendLock)
+        const holder = yield* holdVersion(url, "cut", 1)
         const pending = yield* Effect.fork(store.append(write(sid("cut"), ExpectedVersion.noStream, [yield* deposit(1)])))
-        const pid = yield* lockWaiter(holder)
+        const pid = yield* rowLockWaiter(holder)
         expect(yield* query(holder, "SELECT pg_terminate_backend($1) AS done", [pid])).toEqual([{ done: true }])
         const error = yield* Effect.flip(Fiber.join(pending))
-        expect(error).toBeInstanceOf(StoreError.StoreUnavailable)
-        expect(error).toMatchObject({ operation: "append" })
-        yield* query(holder, "COMMIT")
-        // The dead connection left the pool: its one slot opens a new one.
+        expect(error).toMatchObject({ _tag: "StoreUnavailable", operation: "append" })
+        yield* query(holder, "ROLLBACK")
+        // The dead connection left the pool: the next operations get a new one.
+        expect(yield* collect(store.read(sid("cut")))).toEqual([])
         const next = yield* store.append(write(sid("cut"), ExpectedVersion.noStream, [yield* deposit(2)]))
         expect(next.streams).toEqual([{ streamId: "cut", version: 1 }])
         expect((yield* collect(store.read(sid("cut")))).map((e) => JSON.parse(e.data).amount)).toEqual([2])
+      })))
+
+    it.live("after pg_terminate_backend of every idle pooled connection, the next read and the next append succeed", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const url = yield* freshSchemaUrl(db().url)
+        const context = yield* Layer.build(storeAndClientAt(url, { maxConnections: 2, idleTimeout: "10 minutes" }))
+        const store = Context.get(context, EventStore.EventStore)
+        const admin = yield* rawConnection(url)
+        for (let round = 1; round <= 3; round++) {
+          // fill the pool with idle connections
+          yield* Effect.forEach(Arr.range(1, 2), () => collect(store.read(sid("kill"))), { concurrency: 2, discard: true })
+          const killed = yield* query<{ n: number }>(
+            admin,
+            `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`
+          )
+          expect(killed[0]!.n).toBeGreaterThanOrEqual(1)
+          // the server's FATAL notice reaches the idle clients asynchronously; do not wait for it
+          expect((yield* collect(store.read(sid("kill")))).map((e) => e.version)).toEqual(round === 1 ? [] : Arr.range(1, round - 1))
+          const appended = yield* store.append(write(sid("kill"), ExpectedVersion.unsafeExact(round - 1), [yield* deposit(round)]))
+          expect(appended.streams).toEqual([{ streamId: "kill", version: round }])
+        }
+      })))
+
+    it.live("appends and reads interrupted while they wait for a pool connection do not leak it (maxConnections: 1)", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const url = yield* freshSchemaUrl(db().url)
+        const context = yield* Layer.build(storeAndClientAt(url, { maxConnections: 1 }))
+        const store = Context.get(context, EventStore.EventStore)
+        for (const round of [1, 2, 3]) {
+          // A holds the one connection: its insert waits for a raw transaction's row
+          const holder = yield* holdVersion(url, `busy-${round}`, 1)
+          const a = yield* Effect.fork(store.append(write(sid(`busy-${round}`), ExpectedVersion.any, [yield* deposit(1)])))
+          yield* rowLockWaiter(holder)
+          // B and R wait for the connection, and are interrupted
+          const b = yield* Effect.fork(store.append(write(sid(`other-${round}`), ExpectedVersion.noStream, [yield* deposit(2)])))
+          const r = yield* Effect.fork(Stream.runDrain(store.readAll()))
+          yield* Effect.sleep("50 millis")
+          yield* Fiber.interrupt(b)
+          yield* Fiber.interrupt(r)
+          yield* query(holder, "ROLLBACK")
+          expect((yield* Fiber.join(a)).streams).toEqual([{ streamId: `busy-${round}`, version: 1 }])
+          // C gets the connection (a leak would make it hang: the guard turns that into a failure)
+          const c = yield* store.append(write(sid(`after-${round}`), ExpectedVersion.noStream, [yield* deposit(3)])).pipe(
+            Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => "the pool's only connection leaked" as const })
+          )
+          expect(c.streams).toEqual([{ streamId: `after-${round}`, version: 1 }])
+          expect(yield* collect(store.read(sid(`other-${round}`)))).toEqual([])
+        }
+      })))
+
+    it.live("migrate interrupted while it waits for a pool connection does not leak it (maxConnections: 1)", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const url = yield* freshSchemaUrl(db().url)
+        const context = yield* Layer.build(storeAndClientAt(url, { maxConnections: 1 }))
+        const store = Context.get(context, EventStore.EventStore)
+        const holder = yield* holdVersion(url, "busy", 1)
+        const a = yield* Effect.fork(store.append(write(sid("busy"), ExpectedVersion.any, [yield* deposit(1)])))
+        yield* rowLockWaiter(holder)
+        const m = yield* Effect.fork(Effect.provide(PgEventStore.migrate, context))
+        yield* Effect.sleep("50 millis")
+        const interrupted = yield* Effect.fork(Fiber.interrupt(m))
+        yield* query(holder, "ROLLBACK")
+        yield* Fiber.join(a)
+        yield* Fiber.join(interrupted)
+        const c = yield* Effect.provide(PgEventStore.migrate, context).pipe(
+          Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => "the pool's only connection leaked" as const })
+        )
+        expect(c).toEqual([])
+        expect((yield* store.append(write(sid("busy"), ExpectedVersion.unsafeExact(1), [yield* deposit(2)]))).streams)
+          .toEqual([{ streamId: "busy", version: 2 }])
       })))
 
     it.live("migrate whose connection is terminated while it waits for the migration lock fails with StoreUnavailable, and runs on retry", () =>
@@ -455,7 +571,7 @@ describe("PgEventStore", () => {
         expect(error).toBeInstanceOf(StoreError.StoreUnavailable)
         expect(error).toMatchObject({ operation: "migrate" })
         yield* query(holder, "COMMIT")
-        expect(yield* Effect.provide(PgEventStore.migrate, client)).toEqual([[1, "create_events"]])
+        expect(yield* Effect.provide(PgEventStore.migrate, client)).toEqual([[1, "create_events"], [2, "global_order_by_transaction"]])
       })))
   })
 
@@ -483,7 +599,7 @@ describe("PgEventStore", () => {
         expect((yield* collect(store.readAll())).map((e) => [e.streamId, e.version, e.type])).toEqual([["victim", 1, "Deposited"]])
       }).pipe(Effect.provide(storeAndClient())))
 
-    it.live("serialization failures and deadlocks are retried 5 times, then surface as WrongExpectedVersion; data exceptions are InvalidArgument at once", () =>
+    it.live("serialization failures and deadlocks are retried 10 times, then surface as WrongExpectedVersion; data exceptions are InvalidArgument at once", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const store = yield* EventStore.EventStore
@@ -510,7 +626,7 @@ describe("PgEventStore", () => {
           const [error, attempts] = yield* attemptsWith(code)
           expect(error).toBeInstanceOf(StoreError.WrongExpectedVersion)
           expect(error).toMatchObject({ streamId: "flaky", expected: { _tag: "Any" }, actual: 1 })
-          expect(attempts).toBe(6)
+          expect(attempts).toBe(11)
         }
         const [invalid, attempts] = yield* attemptsWith("22023")
         expect(invalid).toBeInstanceOf(StoreError.InvalidArgument)
@@ -631,7 +747,7 @@ describe("PgEventStore", () => {
       ])
       const first = result.positions[0]!
       expect(result.positions).toEqual(Arr.range(first, first + 5))
-      const stored = yield* collect(store.readAll({ fromPosition: first }))
+      const stored = yield* collectFrom(store, first)
       expect(stored.map((e) => [e.position, e.streamId, e.version, JSON.parse(e.data).amount])).toEqual([
         [first, "new", 1, 10],
         [first + 1, "new", 2, 11],
@@ -652,7 +768,7 @@ describe("PgEventStore", () => {
       const result = yield* store.append([writes[0]!, ...writes.slice(1)])
       const first = result.positions[0]!
       expect(result.positions).toEqual(Arr.range(first, first + 180 + 1 + 250 + 97 - 1))
-      const stored = yield* collect(store.readAll({ fromPosition: first, pageSize: 100 }))
+      const stored = yield* collectFrom(store, first, 100)
       expect(stored.map((e) => e.position)).toEqual(result.positions)
       expect(stored.map((e) => [e.streamId, e.version, e.eventId])).toEqual(writes.flatMap((w) =>
         w.events.map((event, i) => [w.streamId, (w.streamId === "s-b" ? 3 : 0) + i + 1, event.eventId])))

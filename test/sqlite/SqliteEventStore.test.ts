@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import Database from "better-sqlite3"
 import { Array as Arr, Chunk, Config, ConfigProvider, Effect, Either, Fiber, Layer, Metric, Option, Schema, Stream } from "effect"
-import { EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "eventfold"
+import { Cursor, EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "eventfold"
 import { SqliteEventStore } from "eventfold/sqlite"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
@@ -227,7 +227,7 @@ describe("SqliteEventStore", () => {
       ])
       expect(result.streams).toEqual([{ streamId: "bulk-1", version: 777 }, { streamId: "bulk-2", version: 555 }])
       expect(result.positions).toEqual(Arr.range(4, 3 + 777 + 555))
-      const all = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ fromPosition: 4 })))
+      const all = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll({ after: Cursor.Cursor.make("3") })))
       expect(all.map((e) => e.position)).toEqual(result.positions)
       expect(all.slice(777).map((e) => [e.version, JSON.parse(e.data).amount])).toEqual(Arr.range(1, 555).map((v) => [v, v + 999]))
     }).pipe(Effect.provide(SqliteEventStore.layer({ filename: freshFile("bulk") }))))

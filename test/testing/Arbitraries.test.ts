@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, FastCheck as fc, Schema, Stream } from "effect"
-import { EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
+import { Cursor, EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import { Arbitraries } from "eventfold/testing"
 
@@ -64,6 +64,7 @@ describe("Arbitraries", () => {
       ...data,
       streamId: StreamId.unsafeMake("s"),
       version: 1,
+      cursor: Cursor.start,
       position: 1,
       recordedAt: new Date(0)
     })

@@ -13,6 +13,7 @@
  */
 import type { EventData, EventId, StoredEvent } from "../../Event.ts"
 import type { StreamId } from "../../StreamId.ts"
+import { ofPosition } from "../../internal/cursor.ts"
 import { crc32 } from "./crc32.ts"
 
 /** The first 8 bytes of every log file. */
@@ -92,6 +93,7 @@ export const decodePayload = (bytes: Uint8Array, from: number, to: number): Arra
       out.push({
         streamId: streamId as StreamId,
         version: version++,
+        cursor: ofPosition(position),
         position: position++,
         eventId: eventId as EventId,
         type,

@@ -17,7 +17,7 @@ import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventS
 import * as ExpectedVersion from "../../ExpectedVersion.ts"
 import { DuplicateEventId, StoreUnavailable, WrongExpectedVersion } from "../../StoreError.ts"
 import type { AppendError } from "../../StoreError.ts"
-import { checkWrites, resolveRead, resolveReadAll } from "../../internal/validate.ts"
+import { checkWrites, resolveRead, resolveReadAllByPosition } from "../../internal/validate.ts"
 import { crc32 } from "./crc32.ts"
 import {
   decodePayload,
@@ -304,13 +304,13 @@ export const open = (
     }
 
     const readAll: EventStore.Service["readAll"] = (options) =>
-      Either.match(resolveReadAll({ ...options, pageSize: options?.pageSize ?? settings.pageSize }), {
+      Either.match(resolveReadAllByPosition({ ...options, pageSize: options?.pageSize ?? settings.pageSize }), {
         onLeft: (error) => Stream.fail(error),
-        onRight: ({ fromPosition, pageSize }) =>
+        onRight: ({ after, pageSize }) =>
           Stream.suspend(() => {
             const records = index.offsets.length // the snapshot
             const end = index.nextPosition
-            const start = Math.max(fromPosition, 1)
+            const start = Math.max(after + 1, 1)
             if (start >= end) return Stream.empty
             return Stream.paginateChunkEffect<StreamCursor, StoredEvent, StoreUnavailable, never>(
               [start, new Map()],

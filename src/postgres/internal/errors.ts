@@ -6,13 +6,19 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { Data } from "effect"
 import { InvalidArgument, StoreUnavailable } from "../../StoreError.ts"
-import { eventsTable } from "./migrations.ts"
+import { eventsTable, wrongExpectedVersionCode } from "./migrations.ts"
 
 /** The insert hit `UNIQUE (stream_id, version)`: a writer got there first. */
 export class VersionTaken extends Data.TaggedError("VersionTaken")<{ readonly cause: SqlError }> {}
 
 /** The insert hit `UNIQUE (event_id)`. */
 export class EventIdTaken extends Data.TaggedError("EventIdTaken")<{ readonly cause: SqlError }> {}
+
+/**
+ * The append function found an expected version that does not match (SQLSTATE
+ * EF409): `write` is the 0-based index of the write, `actual` its stream's head.
+ */
+export class Mismatch extends Data.TaggedError("Mismatch")<{ readonly write: number; readonly actual: number; readonly cause: SqlError }> {}
 
 /** Serialization failure or deadlock: the transaction may succeed if run again. */
 export class Retryable extends Data.TaggedError("Retryable")<{ readonly cause: SqlError }> {}
@@ -37,6 +43,33 @@ export const driverError = (error: SqlError): DriverError => {
   return { code: field("code"), constraint: field("constraint"), detail: field("detail"), message: field("message") }
 }
 
+/** `{"write": ordinal, "actual": head}` of an EF409 detail; undefined when it is not that. */
+const parseMismatch = (detail: string): { readonly write: number; readonly actual: number } | undefined => {
+  try {
+    const parsed: unknown = JSON.parse(detail)
+    if (typeof parsed !== "object" || parsed === null) return undefined
+    const { actual, write } = parsed as Record<string, unknown>
+    return typeof write === "number" && typeof actual === "number" && Number.isSafeInteger(write) && write >= 1
+      ? { write: write - 1, actual }
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * SQLSTATEs and messages of a connection that is gone: the server shut it
+ * (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now), a
+ * connection exception (class 08), or the driver found the socket closed. A
+ * statement that failed this way may be run again on another connection.
+ */
+export const isConnectionLost = (error: SqlError): boolean => {
+  const { code, message } = driverError(error)
+  if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03") return true
+  const text = message !== "" ? message : error.cause instanceof Error ? error.cause.message : ""
+  return /connection terminated|not queryable|ECONNRESET|EPIPE|Connection error/i.test(text)
+}
+
 /**
  * Classifies an append's driver error by SQLSTATE. 23505 names the constraint
  * (`VersionTaken` / `EventIdTaken`); 40001 (serialization failure) and 40P01
@@ -46,8 +79,12 @@ export const driverError = (error: SqlError): DriverError => {
  */
 export const classifyAppend = (
   error: SqlError
-): VersionTaken | EventIdTaken | Retryable | InvalidArgument | StoreUnavailable => {
-  const { code, constraint, message } = driverError(error)
+): Mismatch | VersionTaken | EventIdTaken | Retryable | InvalidArgument | StoreUnavailable => {
+  const { code, constraint, detail, message } = driverError(error)
+  if (code === wrongExpectedVersionCode) {
+    const parsed = parseMismatch(detail)
+    if (parsed !== undefined) return new Mismatch({ ...parsed, cause: error })
+  }
   if (code === "23505") {
     if (constraint === `${eventsTable}_event_id`) return new EventIdTaken({ cause: error })
     if (constraint === `${eventsTable}_stream_version`) return new VersionTaken({ cause: error })

@@ -17,9 +17,10 @@ export const eventsTable = "eventfold_events"
 export const migrationsTable = "eventfold_migrations"
 
 /**
- * - `position`: an identity (a sequence with cache 1). Appends take it while
- *   holding the store's append lock, so positions become visible in order (see
- *   adr/0004-global-order.md); it is the key of `readAll`'s keyset pages.
+ * - `position`: an identity (a sequence with cache 1), each event's unique
+ *   global number. Migration 1 paged `readAll` by it under an append lock
+ *   (adr/0004); since migration 2 the order is `(transaction_id, position)`
+ *   (adr/0012).
  * - `UNIQUE (stream_id, version)`: the index of stream reads and head lookups,
  *   and the backstop against concurrent writers of one version.
  * - `UNIQUE (event_id)`: the idempotency key.
@@ -38,7 +39,101 @@ const createEvents = `CREATE TABLE ${eventsTable} (
   CONSTRAINT ${eventsTable}_event_id UNIQUE (event_id)
 )`
 
-/** Every migration, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
+/** Name of the append function. */
+export const appendFunction = "eventfold_append"
+
+/** SQLSTATE the append function raises when an expected version does not match. */
+export const wrongExpectedVersionCode = "EF409"
+
+/**
+ * Global order without a global lock (adr/0012-postgres-global-order.md):
+ *
+ * - `transaction_id`: the id of the transaction that wrote the row
+ *   (`pg_current_xact_id()`, a 64-bit `xid8` that never wraps around). Rows
+ *   written before this migration get 0: they keep their position order and
+ *   come before every later row.
+ * - `(transaction_id, position)`: the global order, and the index `readAll`
+ *   pages over (a keyset on the pair, cut below the oldest running transaction).
+ */
+const addTransactionId = [
+  `ALTER TABLE ${eventsTable} ADD COLUMN transaction_id xid8 NOT NULL DEFAULT '0'`,
+  `ALTER TABLE ${eventsTable} ALTER COLUMN transaction_id SET DEFAULT pg_current_xact_id()`,
+  `CREATE INDEX ${eventsTable}_global_order ON ${eventsTable} (transaction_id, position)`
+]
+
+/**
+ * The append as one server-side call (plpgsql caches both statements' plans
+ * per session). Called on its own it is its own transaction: the call is the
+ * whole append, one round trip, and nothing is held across a commit but the
+ * rows' own index entries.
+ *
+ * 1. Each write's head (the correlated `max` is one backward probe of the
+ *    `(stream_id, version)` index) and the first write, by 1-based ordinal,
+ *    whose expected version (`kind` is the `ExpectedVersion` tag, `expected`
+ *    the version of `Exact`) does not match.
+ * 2. A mismatch raises SQLSTATE EF409 with the stream, the expected and the
+ *    actual version in the message and `{"write": ordinal, "actual": head}` in
+ *    the detail; nothing is written.
+ * 3. Otherwise every event is inserted at `head + its 1-based index within its
+ *    write`, in the order of the writes and of their events (`ORDER BY r.ord`:
+ *    the identity hands out positions after the sort). A writer that got to a
+ *    version first makes the insert wait for it and then fail on
+ *    `UNIQUE (stream_id, version)` (23505): optimistic concurrency stays exact.
+ *    A reused event id fails on `UNIQUE (event_id)` (23505).
+ *
+ * Returns the heads (in write order) and the positions drawn (ascending).
+ */
+const createAppendFunction = `CREATE FUNCTION ${appendFunction}(
+  stream_ids text[], kinds text[], expected int8[],
+  write_ords int4[], event_indexes int4[], event_ids uuid[], types text[], data jsonb[], metadata jsonb[],
+  recorded_at timestamptz
+) RETURNS TABLE (heads int8[], positions int8[])
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  found_heads int8[];
+  bad int4;
+BEGIN
+  SELECT array_agg(w.head ORDER BY w.ord),
+    min(w.ord) FILTER (WHERE NOT coalesce(CASE w.kind
+      WHEN 'Any' THEN true
+      WHEN 'NoStream' THEN w.head = 0
+      WHEN 'StreamExists' THEN w.head > 0
+      WHEN 'Exact' THEN w.head = w.expected
+    END, false))::int4
+  INTO found_heads, bad
+  FROM (
+    SELECT u.ord, u.kind, u.expected,
+      coalesce((SELECT max(e.version) FROM ${eventsTable} e WHERE e.stream_id = u.stream_id), 0)::int8 AS head
+    FROM unnest(stream_ids, kinds, expected) WITH ORDINALITY AS u(stream_id, kind, expected, ord)
+  ) w;
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION USING
+      ERRCODE = '${wrongExpectedVersionCode}',
+      MESSAGE = format('wrong expected version for stream %s: expected %s, actual version %s',
+        stream_ids[bad], CASE WHEN kinds[bad] = 'Exact' THEN 'version ' || expected[bad] ELSE kinds[bad] END, found_heads[bad]),
+      DETAIL = json_build_object('write', bad, 'actual', found_heads[bad])::text;
+  END IF;
+  IF coalesce(array_length(event_ids, 1), 0) = 0 THEN
+    RETURN QUERY SELECT found_heads, ARRAY[]::int8[];
+    RETURN;
+  END IF;
+  RETURN QUERY WITH inserted AS (
+    INSERT INTO ${eventsTable} (stream_id, version, event_id, type, data, metadata, recorded_at)
+    SELECT stream_ids[r.write_ord], found_heads[r.write_ord] + r.event_index, r.event_id, r.type, r.data, r.metadata, recorded_at
+    FROM unnest(write_ords, event_indexes, event_ids, types, data, metadata) WITH ORDINALITY
+      AS r(write_ord, event_index, event_id, type, data, metadata, ord)
+    ORDER BY r.ord
+    RETURNING ${eventsTable}.position
+  )
+  SELECT found_heads, ARRAY(SELECT i.position FROM inserted i ORDER BY i.position);
+END
+$fn$`
+
+const run = (statements: ReadonlyArray<string>) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (statement) => sql.unsafe(statement).raw, { discard: true }))
+
+/** Every migration, keyed `<id>_<name>` as `Migrator.fromRecord` expects. Never edit one: add the next. */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_create_events": Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.asVoid(sql.unsafe(createEvents).raw))
+  "1_create_events": run([createEvents]),
+  "2_global_order_by_transaction": run([...addTransactionId, createAppendFunction])
 }

@@ -1,0 +1,375 @@
+/**
+ * The PostgreSQL store's machinery (internal): its SQL, the append, the reads
+ * in global order and the migration runner. `PgEventStore.ts` is the public
+ * surface over it. The design is in adr/0012-postgres-global-order.md.
+ */
+import { SqlClient } from "@effect/sql"
+import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
+import type { SqlError } from "@effect/sql/SqlError"
+import { PgMigrator } from "@effect/sql-pg"
+import { Clock, Effect, Either, Exit, Metric, Option, Schedule, Stream } from "effect"
+import { EventStore, rowsFetched } from "../../EventStore.ts"
+import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventStore.ts"
+import * as ExpectedVersion from "../../ExpectedVersion.ts"
+import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../../StoreError.ts"
+import type { AppendError, ReadError } from "../../StoreError.ts"
+import type { StoredEvent } from "../../Event.ts"
+import { keysetReads, toLogEvents } from "../../internal/keyset.ts"
+import type { Row } from "../../internal/keyset.ts"
+import { checkWrites } from "../../internal/validate.ts"
+import { resolveReadAll } from "../../internal/validate.ts"
+import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
+import { transaction } from "../../internal/transaction.ts"
+import { classifyAppend, driverError, isConnectionLost } from "./errors.ts"
+import { appendFunction, eventsTable, migrations as migrationRecord, migrationsTable } from "./migrations.ts"
+
+/** A StoreUnavailable caused by a lost connection (not a timeout, not a failed COMMIT of the caller). */
+const lostConnection = (error: StoreUnavailable): boolean =>
+  error.cause instanceof SqlErrorClass && isConnectionLost(error.cause)
+
+const unavailable = (operation: string) => (error: unknown) => new StoreUnavailable({ operation, cause: error })
+
+// ---------------------------------------------------------------------------
+// SQL text, built once
+
+/** `recorded_at` as epoch milliseconds (a float8 the driver parses as a number). */
+const recordedAtMs = "floor(extract(epoch FROM recorded_at) * 1000)::float8"
+/** The transaction id goes last: the shared row mapping makes `<xid>:<position>` cursors of it. */
+const streamColumns = `position, version, event_id, type, data::text, metadata::text, ${recordedAtMs}, transaction_id::text`
+/**
+ * Stream pages are version ranges, not `LIMIT`s: versions are dense, so the
+ * range `[from, from + pageSize)` is exactly one page whatever plan the planner
+ * picks. A short page is the end of the stream. Parameters are `int8` so any
+ * `from` a caller passes stays in range. (adr/0003)
+ */
+const readForwardSql =
+  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version`
+/** Backward pages start at the stream's head when `from` is beyond it (one index probe). */
+const readBackwardSql = `WITH head AS (
+  SELECT least($2::int8, coalesce(max(version), 0)) AS top FROM ${eventsTable} WHERE stream_id = $1
+)
+SELECT ${streamColumns} FROM ${eventsTable}, head
+WHERE stream_id = $1 AND version <= head.top AND version > head.top - $3::int8 ORDER BY version DESC`
+
+/**
+ * One page of the global log: the rows after the cursor `($1, $2)` in
+ * `(transaction_id, position)` order, written by transactions older than every
+ * transaction still running (`pg_snapshot_xmin` of this statement's snapshot).
+ * Every transaction id below that bound belongs to a transaction that has
+ * ended, and every transaction that starts later gets a larger id, so no row
+ * can ever appear below the bound after this read: a reader never passes an
+ * event that commits later. Rows of aborted transactions are never visible.
+ * Served by the `(transaction_id, position)` index. The ORDER BY names the
+ * table's columns: a bare `transaction_id` would sort by the output column of
+ * that name, the id as text ('1001' < '997').
+ */
+const readAllSql = `SELECT position, stream_id, version, event_id, type, data::text, metadata::text, ${recordedAtMs}, transaction_id::text
+FROM ${eventsTable}
+WHERE (transaction_id, position) > ($1::xid8, $2::int8) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY ${eventsTable}.transaction_id, ${eventsTable}.position LIMIT $3`
+
+/** Each stream's last version (0 when it has none), in the order given. */
+const headsSql = `SELECT coalesce((SELECT max(e.version) FROM ${eventsTable} e WHERE e.stream_id = w.stream_id), 0)
+FROM unnest($1::text[]) WITH ORDINALITY AS w(stream_id, ord) ORDER BY w.ord`
+
+/** One call of the append function: check and insert, a transaction of its own outside any other. */
+const appendSql = `SELECT heads, positions FROM ${appendFunction}($1::text[], $2::text[], $3::int8[], $4::int4[], $5::int4[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz)`
+
+/** An append that joins the caller's transaction first asks its isolation level. */
+const isolationSql = "SELECT current_setting('transaction_isolation')"
+
+/** Migrations take turns under this transaction advisory lock (class id "evft", key 0). */
+const appendLockClass = 0x65766674
+const migrateLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, 0)`
+
+const createMigrationsTableSql = `CREATE TABLE IF NOT EXISTS ${migrationsTable} (
+  migration_id integer primary key,
+  created_at timestamp with time zone not null default now(),
+  name text not null
+)`
+
+/**
+ * Serialization failures, deadlocks and version collisions of writes whose
+ * expected version still holds (two `Any` appends to one stream) are retried at
+ * once, up to 10 times (no sleeping, so a `TestClock` never stalls an append);
+ * then a collision surfaces as `WrongExpectedVersion`, which the Executor
+ * retries with its own backoff.
+ */
+const retrySchedule = Schedule.recurs(10)
+
+const uuidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i
+
+const versionKeyPrefix = "Key (stream_id, version)=("
+const versionKeySuffix = /, \d+\) already exists\.$/
+
+/**
+ * The index of the write named by a `(stream_id, version)` violation's detail
+ * (`Key (stream_id, version)=(acct-1, 7) already exists.`), or -1 when the
+ * detail is missing or in another language.
+ */
+const collidedWrite = (writes: ReadonlyArray<StreamWrite>, cause: SqlError): number => {
+  const { detail } = driverError(cause)
+  const suffix = versionKeySuffix.exec(detail)
+  if (!detail.startsWith(versionKeyPrefix) || suffix === null) return -1
+  const streamId = detail.slice(versionKeyPrefix.length, suffix.index)
+  return writes.findIndex((write) => write.events.length > 0 && write.streamId === streamId)
+}
+
+/** The parameters of {@link appendSql}: per write, then per event, as arrays. */
+const appendParams = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date): ReadonlyArray<unknown> => {
+  const streamIds: Array<string> = []
+  const kinds: Array<string> = []
+  const expectedVersions: Array<number> = []
+  const writeOrds: Array<number> = []
+  const eventIndexes: Array<number> = []
+  const eventIds: Array<string> = []
+  const types: Array<string> = []
+  const data: Array<string> = []
+  const metadata: Array<string> = []
+  for (let w = 0; w < writes.length; w++) {
+    const write = writes[w]!
+    streamIds.push(write.streamId)
+    kinds.push(write.expected._tag)
+    expectedVersions.push(write.expected._tag === "Exact" ? write.expected.version : 0)
+    for (let i = 0; i < write.events.length; i++) {
+      const event = write.events[i]!
+      writeOrds.push(w + 1)
+      eventIndexes.push(i + 1)
+      eventIds.push(event.eventId)
+      types.push(event.type)
+      data.push(event.data)
+      metadata.push(event.metadata)
+    }
+  }
+  return [streamIds, kinds, expectedVersions, writeOrds, eventIndexes, eventIds, types, data, metadata, recordedAt]
+}
+
+/** Where a PostgreSQL `readAll` resumes: after `(transaction, position)`. */
+interface LogCursor {
+  readonly transaction: string
+  readonly position: number
+}
+
+/**
+ * A read statement that lost its connection (a killed backend, a server
+ * restart) is run once more: the pool opens a fresh connection for it. Reads
+ * change nothing, so running one twice is harmless.
+ */
+const retryLostConnection = <A>(self: Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
+  Effect.retry(settleOnLoss(self), { times: lostConnectionRetries, while: isConnectionLost })
+
+/**
+ * A connection the server closed is only evicted from the pool when the driver
+ * processes the socket's end, a moment after the statement saw its error; until
+ * then the pool would hand it out again and the next statement (this store's
+ * retry, or the caller's next operation) would fail too. So a statement that
+ * lost its connection waits a moment (real time, 25 ms, whatever the Effect
+ * clock) before it fails.
+ */
+const settleOnLoss = <A, E extends SqlError | StoreUnavailable | { readonly _tag: string }>(
+  self: Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  Effect.tapError(self, (error) =>
+    (error instanceof SqlErrorClass && isConnectionLost(error)) ||
+      (error instanceof StoreUnavailable && lostConnection(error))
+      ? settle
+      : Effect.void)
+
+const settle = Effect.async<void>((resume) => {
+  const timer = setTimeout(() => resume(Effect.void), 25)
+  return Effect.sync(() => clearTimeout(timer))
+})
+
+/**
+ * How many times a statement whose connection was lost is run again. A killed
+ * connection is only noticed when used, so after a server restart every pooled
+ * connection fails once: a few attempts get past them.
+ */
+const lostConnectionRetries = 3
+
+/** The store over `sql` (a PostgreSQL client whose schema is migrated). */
+export const makeStore = (sql: SqlClient.SqlClient): EventStore.Service => {
+  const fetch = (text: string, params: ReadonlyArray<unknown>) =>
+    Effect.mapError(retryLostConnection(sql.unsafe<Row>(text, params).values), unavailable("read"))
+
+  const { read } = keysetReads({
+    forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
+    backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
+    all: () => Effect.succeed([])
+  })
+
+  const readAll = (options?: Parameters<EventStore.Service["readAll"]>[0]): Stream.Stream<StoredEvent, ReadError> =>
+    Either.match(resolveReadAll(options), {
+      onLeft: (error) => Stream.fail(error),
+      onRight: ({ after, pageSize }) => {
+        if (after._tag === "Position" && after.position !== 0) {
+          return Stream.fail(
+            new InvalidArgument({
+              operation: "readAll",
+              reason: `the cursor ${after.position} is a position: a PostgreSQL store orders its log by transaction and ` +
+                "resumes from the cursor of an event it yielded"
+            })
+          )
+        }
+        const start: LogCursor = after._tag === "Transaction"
+          ? { transaction: after.transaction, position: after.position }
+          : { transaction: "0", position: 0 }
+        return Stream.paginateChunkEffect(start, (cursor) =>
+          Effect.flatMap(fetch(readAllSql, [cursor.transaction, cursor.position, pageSize]), (rows) => {
+            const chunk = toLogEvents(rows)
+            const last = rows[rows.length - 1]
+            const more = rows.length < pageSize || last === undefined
+              ? Option.none<LogCursor>()
+              : Option.some({ transaction: String(last[8]), position: Number(last[0]) })
+            return Effect.as(Metric.incrementBy(rowsFetched, rows.length), [chunk, more] as const)
+          }))
+      }
+    })
+
+  const heads = (writes: ReadonlyArray<StreamWrite>): Effect.Effect<Array<number>, SqlError> =>
+    Effect.map(
+      retryLostConnection(sql.unsafe(headsSql, [writes.map((write) => write.streamId)]).values),
+      (rows) => rows.map((row) => Number(row[0]))
+    )
+
+  /** One call of the append function: the heads and the positions drawn. */
+  const call = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date) =>
+    Effect.map(
+      sql.unsafe(appendSql, appendParams(writes, recordedAt)).values,
+      ([row]) => ({
+        heads: (row![0] as ReadonlyArray<number | string>).map(Number),
+        // int8: the driver gives strings
+        positions: (row![1] as ReadonlyArray<number | string>).map(Number)
+      })
+    )
+
+  /**
+   * Inside the caller's transaction (a savepoint, so a failed append leaves the
+   * caller's transaction usable): only READ COMMITTED sees the heads other
+   * appends committed after the caller's transaction began.
+   */
+  const nested = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date) =>
+    transaction(sql, "append")(Effect.gen(function*() {
+      if (writes.some((write) => write.events.length > 0)) {
+        const [row] = yield* sql.unsafe(isolationSql).values
+        const isolation = String(row?.[0])
+        if (isolation !== "read committed") {
+          return yield* new InvalidArgument({
+            operation: "append",
+            reason: `an append cannot join a transaction at ${isolation.toUpperCase()}: its snapshot predates the ` +
+              "appends committed since it began, so the expected versions would be checked against stale heads and " +
+              "a conflict would repeat on every retry; run the transaction at READ COMMITTED, or append outside it"
+          })
+        }
+      }
+      return yield* call(writes, recordedAt)
+    }))
+
+  const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, inTransaction: boolean) =>
+    (inTransaction ? nested(writes, recordedAt) : call(writes, recordedAt)).pipe(
+      Effect.catchTag("SqlError", (error) => Effect.fail(classifyAppend(error))),
+      settleOnLoss,
+      Effect.map(({ heads: current, positions }): AppendResult => {
+        const streams: Array<StreamAppendResult> = writes.map((write, i) => ({
+          streamId: write.streamId,
+          version: current[i]! + write.events.length
+        }))
+        return { streams, positions }
+      })
+    )
+
+  /**
+   * After a collision that the checks did not foresee and retries did not
+   * resolve: re-read the heads and name the stream (one whose head no longer
+   * matches, else the one the violation names, else the first that writes).
+   */
+  const conflict = (writes: ReadonlyArray<StreamWrite>, cause?: SqlError) =>
+    Effect.flatMap(heads(writes), (current) => {
+      let index = writes.findIndex((write, i) => !ExpectedVersion.matches(write.expected, current[i]!))
+      if (index < 0 && cause !== undefined) index = collidedWrite(writes, cause)
+      if (index < 0) index = Math.max(writes.findIndex((write) => write.events.length > 0), 0)
+      const write = writes[index]!
+      return Effect.fail(new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current[index]! }))
+    }).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(new StoreUnavailable({ operation: "append", cause: error }))))
+
+  /** The event id named by the violation's detail (`Key (event_id)=(...) already exists.`). */
+  const duplicate = (writes: ReadonlyArray<StreamWrite>, cause: SqlError) => {
+    const eventId = uuidPattern.exec(driverError(cause).detail)?.[0]?.toLowerCase() ?? ""
+    const write = writes.find((w) => w.events.some((event) => event.eventId.toLowerCase() === eventId)) ??
+      writes.find((w) => w.events.length > 0) ?? writes[0]!
+    const original = write.events.find((event) => event.eventId.toLowerCase() === eventId)?.eventId ?? eventId
+    return new DuplicateEventId({ eventId: original, streamId: write.streamId })
+  }
+
+  const append: EventStore.Service["append"] = (input) =>
+    Effect.suspend((): Effect.Effect<AppendResult, AppendError> => {
+      const checked = checkWrites(input)
+      if (Either.isLeft(checked)) return Effect.fail(checked.left)
+      const writes = checked.right
+      return Effect.flatMap(
+        Effect.all([Clock.currentTimeMillis, Effect.serviceOption(SqlClient.TransactionConnection)]),
+        ([now, outer]) =>
+          attempt(writes, new Date(now), Option.isSome(outer)).pipe(
+            // a collision on (stream_id, version) means another append committed
+            // that version first: running again checks against its head, and
+            // fails with WrongExpectedVersion (EF409) unless the write's
+            // expectation still holds (Any, StreamExists)
+            Effect.retry({
+              schedule: retrySchedule,
+              while: (error) => error._tag === "Retryable" || error._tag === "VersionTaken"
+            }),
+            Effect.catchTags({
+              Mismatch: (error) => {
+                const write = writes[error.write]
+                return write === undefined
+                  ? conflict(writes, error.cause)
+                  : Effect.fail(new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: error.actual }))
+              },
+              VersionTaken: (error) => conflict(writes, error.cause),
+              Retryable: () => conflict(writes),
+              EventIdTaken: (error) => Effect.fail(duplicate(writes, error.cause))
+            })
+          )
+      )
+    })
+
+  return EventStore.of({ read, readAll, append })
+}
+
+/**
+ * The migrations of the eventfold schema, for `@effect/sql`'s Migrator.
+ */
+export const migrationLoader: PgMigrator.Loader = PgMigrator.fromRecord(migrationRecord)
+
+/**
+ * Runs the pending migrations in one transaction under the migration lock.
+ *
+ * The connection is reserved uninterruptibly: `@effect/sql-pg`'s reservation
+ * cannot be cancelled (an interrupt while it waits for the pool would lose the
+ * connection the pool hands over later), so an interrupt waits for the
+ * connection, then rolls back and returns it. BEGIN, the body and COMMIT run
+ * interruptibly; whatever happens the connection goes back to the pool, and
+ * after a lost connection it is released as broken (the pool discards it).
+ */
+export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StoreUnavailable, SqlClient.SqlClient> =
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.scoped(Effect.gen(function*() {
+        const conn = yield* sql.reserve
+        const run = (statement: string) => Effect.suspend(() => conn.executeUnprepared(statement, [], undefined))
+        const body = run(`BEGIN; ${migrateLockSql}`).pipe(
+          // The Migrator probes for its table with a query that fails when it is
+          // missing, which would abort this transaction: create it first (same DDL).
+          Effect.zipRight(run(createMigrationsTableSql)),
+          Effect.zipRight(PgMigrator.make({})({ loader: migrationLoader, table: migrationsTable })),
+          Effect.provideService(SqlClient.TransactionConnection, [conn, 0])
+        )
+        const exit = yield* Effect.exit(restore(body))
+        if (Exit.isFailure(exit)) {
+          yield* Effect.exit(run("ROLLBACK"))
+          return yield* exit
+        }
+        yield* run("COMMIT")
+        return exit.value
+      }))
+    )).pipe(Effect.mapError(unavailable("migrate")), driverDefectsAsUnavailable("migrate"))
