@@ -20,6 +20,7 @@
  */
 import type { Effect } from "effect"
 import { Either, ParseResult, Schema } from "effect"
+import { StoreErrorTypeId } from "./internal/errorTypeId.ts"
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/u
@@ -53,13 +54,17 @@ export type StreamId = typeof StreamId.Type
 
 /**
  * A string that is not a valid stream id. `reason` says which rule it broke.
+ * One of the store's errors: `StoreError.isStoreError` matches it.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InvalidStreamId extends Schema.TaggedError<InvalidStreamId>()("InvalidStreamId", {
   input: Schema.String,
   reason: Schema.String
 }) {
+  /** Marks the error as one of the store's (see `StoreError.isStoreError`). @since 0.2.0 */
+  readonly [StoreErrorTypeId]: StoreErrorTypeId = StoreErrorTypeId
   override get message(): string {
     return `Invalid stream id ${JSON.stringify(this.input.slice(0, 80))}: ${this.reason}`
   }

@@ -48,7 +48,7 @@ describe("EventCodec", () => {
       expect(error._tag).toBe("Some")
       if (error._tag === "Some") {
         expect(error.value).toMatchObject({ _tag: "EventDecodeError", streamId: "account-1", version: 4, position: 17, type })
-        expect(error.value.cause._tag).toBe("ParseError")
+        expect(error.value.cause).toMatchObject({ _tag: "ParseError" })
         expect(error.value.message).toContain(mention)
       }
     })
