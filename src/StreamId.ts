@@ -21,11 +21,7 @@
 import type { Effect } from "effect"
 import { Either, ParseResult, Schema } from "effect"
 import { StoreErrorTypeId } from "./internal/errorTypeId.ts"
-
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/u
-/** A UTF-16 surrogate without its partner: not text, and no backend can store it as given. */
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+import { streamIdProblem } from "./internal/streamIdRules.ts"
 
 /**
  * Schema of a stream id: decodes a string into the branded `StreamId`.
@@ -33,14 +29,7 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
  * @since 0.1.0
  */
 export const StreamId = Schema.String.pipe(
-  Schema.filter((s) => {
-    const length = [...s].length
-    if (length < 1) return "a stream id must not be empty"
-    if (length > 200) return `a stream id has at most 200 characters, got ${length}`
-    if (controlCharacters.test(s)) return "a stream id must not contain control characters"
-    if (loneSurrogate.test(s)) return "a stream id must be well-formed Unicode (it contains a lone surrogate)"
-    return true
-  }),
+  Schema.filter((s) => streamIdProblem(s) ?? true),
   Schema.brand("eventfold/StreamId"),
   Schema.annotations({ identifier: "StreamId", description: "1-200 characters, no control characters, no lone surrogates" })
 )

@@ -91,7 +91,7 @@ const pages = (
 /** `read` and `readAll` of the `EventStore` contract over a backend's page queries. */
 export const keysetReads = (queries: PageQueries): Pick<EventStore.Service, "read" | "readAll"> => ({
   read: (streamId, options) =>
-    Either.match(resolveRead(options), {
+    Either.match(resolveRead(streamId, options), {
       onLeft: (error) => Stream.fail(error),
       onRight: ({ direction, from, pageSize }) => {
         const toEvents = (rows: ReadonlyArray<Row>) => toStreamEvents(streamId, rows)

@@ -62,7 +62,7 @@ export const make: Effect.Effect<EventStore.Service> = Effect.sync(() => {
   const state: State = { log: [], streams: new Map(), eventIds: new Set() }
 
   const read: EventStore.Service["read"] = (streamId, options) =>
-    Either.match(resolveRead(options), {
+    Either.match(resolveRead(streamId, options), {
       onLeft: (error) => Stream.fail(error),
       onRight: ({ direction, from, pageSize }) =>
         Stream.suspend(() => {
