@@ -264,15 +264,14 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
       })
 
     // BEGIN IMMEDIATE takes the write lock at once; inside a caller's (perhaps
-    // deferred) transaction the lock-taking UPDATE does the same.
+    // deferred) transaction the lock-taking UPDATE does the same. Whether the
+    // append is nested is asked before the transaction starts: inside it, the
+    // store's own transaction has already provided a connection.
     const appendTransaction = transaction(sql, "append", "BEGIN IMMEDIATE")
-    const takeWriteLockWhenNested = Effect.flatMap(
-      Effect.serviceOption(SqlClient.TransactionConnection),
-      (outer) => Option.isSome(outer) ? sql.unsafe(takeWriteLockSql).raw : Effect.void
-    )
-    const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: number) =>
+    const takeWriteLock = sql.unsafe(takeWriteLockSql).raw
+    const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: number, nested: boolean) =>
       appendTransaction(Effect.gen(function*() {
-        yield* takeWriteLockWhenNested
+        if (nested) yield* takeWriteLock
         const heads: Array<number> = []
         for (const write of writes) {
           const current = yield* head(write.streamId)
@@ -321,8 +320,8 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
         const checked = checkWrites(input)
         if (Either.isLeft(checked)) return Effect.fail(checked.left)
         const writes = checked.right
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          attempt(writes, now).pipe(
+        return Effect.flatMap(Effect.all([Clock.currentTimeMillis, Effect.serviceOption(SqlClient.TransactionConnection)]), ([now, outer]) =>
+          attempt(writes, now, Option.isSome(outer)).pipe(
             retryAppend,
             Effect.catchTag("EventIdTaken", (error) => Effect.flatMap(duplicateOf(writes, error.cause), Effect.fail))
           ))
