@@ -169,7 +169,7 @@ describe("EventCodec", () => {
         const error = yield* Effect.flip(store.append({ streamId, expected: ExpectedVersion.any, events: [new Measured({ value: 1 }), new Counted({ count: 1n })] }))
         expect(error).toMatchObject({ _tag: "EventEncodeError", streamId: "odd" })
         expect(yield* Stream.runCount(store.read(streamId))).toBe(0)
-      }).pipe(Effect.provide(MemoryEventStore.layer)))
+      }).pipe(Effect.provide(MemoryEventStore.layer())))
 
     it.effect("metadata that JSON cannot write fails toEventData typed", () =>
       Effect.gen(function*() {
@@ -198,5 +198,5 @@ describe("EventCodec", () => {
       expect(again).toMatchObject({ _tag: "DuplicateEventId", eventId: eventIds[0] })
       const stored = yield* Stream.runCollect(store.read(streamId))
       expect(Chunk.toReadonlyArray(stored).map((e) => e.eventId)).toEqual(eventIds)
-    }).pipe(Effect.provide(MemoryEventStore.layer)))
+    }).pipe(Effect.provide(MemoryEventStore.layer())))
 })

@@ -20,7 +20,7 @@ describe("EventStore", () => {
       const direct = yield* Stream.runCollect(EventStore.decode(store.read(streamId), codec))
       expect(Chunk.toReadonlyArray(piped).map((e) => e.data)).toEqual([new Deposited({ amount: 1 }), new Deposited({ amount: 2 })])
       expect(Chunk.toReadonlyArray(direct).map((e) => e.data)).toEqual(Chunk.toReadonlyArray(piped).map((e) => e.data))
-    }).pipe(Effect.provide(MemoryEventStore.layer)))
+    }).pipe(Effect.provide(MemoryEventStore.layer())))
 
   it.effect("typed (from context) and typedFrom (a given store) read the same events", () =>
     Effect.gen(function*() {
@@ -29,5 +29,5 @@ describe("EventStore", () => {
       yield* fromContext.append({ streamId, expected: ExpectedVersion.noStream, events: [new Deposited({ amount: 5 })] })
       const viaFrom = yield* Stream.runCollect(EventStore.typedFrom(store, codec).read(streamId))
       expect(Chunk.toReadonlyArray(viaFrom).map((e) => [e.version, e.data.amount])).toEqual([[1, 5]])
-    }).pipe(Effect.provide(MemoryEventStore.layer)))
+    }).pipe(Effect.provide(MemoryEventStore.layer())))
 })

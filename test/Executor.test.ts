@@ -42,7 +42,7 @@ const movingStore = (control: { moves: number; target: StreamId.StreamId }) =>
             )
           })
       }))
-  ).pipe(Layer.provide(MemoryEventStore.layer))
+  ).pipe(Layer.provide(MemoryEventStore.layer()))
 
 const deposit = (amount: number): Event.EventData => ({
   eventId: Event.EventId.make(crypto.randomUUID(), { disableValidation: true }),
@@ -102,7 +102,7 @@ describe("Executor over the memory store", () => {
         new Deposited({ amount: 100 }),
         new Withdrawn({ amount: 30 })
       ])
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("runs a multi-stream transfer as one atomic append to both accounts", () =>
     Effect.gen(function*() {
@@ -114,7 +114,7 @@ describe("Executor over the memory store", () => {
       expect(result.state[ada]!.balance).toBe(30)
       expect(result.state[bob]!.balance).toBe(50)
       expect(yield* readBack(bob)).toEqual([new Opened({ owner: "bob", feeAccount: null }), new Deposited({ amount: 50 })])
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("discovers the fee account from the source account's state and pays the fee into it", () =>
     Effect.gen(function*() {
@@ -133,7 +133,7 @@ describe("Executor over the memory store", () => {
         { streamId: fees, version: 2 }
       ])
       expect(result.state[fees]!.balance).toBe(5)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("returns a domain error as a typed failure, appends nothing and does not retry", () =>
     Effect.gen(function*() {
@@ -148,7 +148,7 @@ describe("Executor over the memory store", () => {
 
       const notOpen = yield* Effect.flip(Executor.execute(transfer, new Transfer({ from: "ada", to: "zoe", amount: 1 })))
       expect(notOpen).toEqual(new AccountNotOpen({ account: "zoe" }))
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("a command whose stream id cannot be built fails with InvalidStreamId, typed, and appends nothing", () =>
     Effect.gen(function*() {
@@ -157,7 +157,7 @@ describe("Executor over the memory store", () => {
       expect(error.message).toContain("at most 200 characters")
       const store = yield* EventStore.EventStore
       expect(yield* Stream.runCount(store.readAll())).toBe(0)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("with an idempotencyKey a command run twice (say, after a lost reply) appends once; the rerun fails with DuplicateEventId", () =>
     Effect.gen(function*() {
@@ -170,7 +170,7 @@ describe("Executor over the memory store", () => {
       expect((yield* readBack(ada)).filter((e) => e._tag === "Withdrawn")).toHaveLength(1)
       // another key is another request
       expect((yield* Executor.execute(account, command, { idempotencyKey: "request-2" })).state.balance).toBe(40)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("an idempotent multi-stream command numbers its events across streams and survives a conflict retry", () => {
     const control = { moves: 0, target: ada }
@@ -199,7 +199,7 @@ describe("Executor over the memory store", () => {
       const store = yield* EventStore.typed(codec)
       const [event] = Chunk.toReadonlyArray(yield* Stream.runCollect(store.read(ada)))
       expect(event!.metadata).toEqual({ correlationId: "req-1" })
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("fails with EventDecodeError naming the row when a stored event does not decode", () =>
     Effect.gen(function*() {
@@ -212,13 +212,13 @@ describe("Executor over the memory store", () => {
       const error = yield* Effect.flip(Executor.execute(account, new Deposit({ id: "ada", amount: 1 })))
       expect(error._tag).toBe("EventDecodeError")
       expect(error).toMatchObject({ streamId: ada, version: 1, position: 1, type: "Opened" })
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("passes a store's InvalidArgument through typed (page size 0)", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Executor.execute(account, new Deposit({ id: "ada", amount: 1 })))
       expect(error).toMatchObject({ _tag: "InvalidArgument", operation: "read" })
-    }).pipe(withExecutor(MemoryEventStore.layer, { pageSize: 0 })))
+    }).pipe(withExecutor(MemoryEventStore.layer(), { pageSize: 0 })))
 })
 
 describe("Executor retries", () => {
@@ -378,7 +378,7 @@ describe("Executor memory and observability", () => {
       expect(fetched() - fetchedBefore).toBe(100_000)
       expect(maxAhead).toBeGreaterThan(0)
       expect(maxAhead).toBeLessThanOrEqual(256)
-    }).pipe(withExecutor(MemoryEventStore.layer, { pageSize: 256 })))
+    }).pipe(withExecutor(MemoryEventStore.layer(), { pageSize: 256 })))
 
   it.effect("traces execute, read and append with the decider, streams, versions, attempts and event counts", () =>
     Effect.gen(function*() {
@@ -409,7 +409,7 @@ describe("Executor memory and observability", () => {
         "eventfold.positions": [3, 3]
       })
       expect(read!.parent._tag === "Some" && read!.parent.value.spanId).toBe(execute!.spanId)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("counts commands by outcome and the events they read and appended", () =>
     Effect.gen(function*() {
@@ -426,5 +426,5 @@ describe("Executor memory and observability", () => {
       expect((yield* counter(Executor.eventsRead)) - before.read).toBe(3)
       expect((yield* counter(Executor.eventsAppended)) - before.appended).toBe(2)
       expect((yield* Metric.value(Executor.duration)).count - before.durations).toBe(3)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 })

@@ -7,7 +7,7 @@
 import { Chunk, Effect, Either, Metric, Option, Stream } from "effect"
 import type { EventId, StoredEvent } from "../Event.ts"
 import type { EventStore } from "../EventStore.ts"
-import { rowsFetched } from "../EventStore.ts"
+import { defaultPageSize, rowsFetched } from "../EventStore.ts"
 import type { StoreUnavailable } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
 import { resolveRead, resolveReadAll } from "./validate.ts"
@@ -89,9 +89,12 @@ const pages = (
     }))
 
 /** `read` and `readAll` of the `EventStore` contract over a backend's page queries. */
-export const keysetReads = (queries: PageQueries): Pick<EventStore.Service, "read" | "readAll"> => ({
+export const keysetReads = (
+  queries: PageQueries,
+  storePageSize: number = defaultPageSize
+): Pick<EventStore.Service, "read" | "readAll"> => ({
   read: (streamId, options) =>
-    Either.match(resolveRead(streamId, options), {
+    Either.match(resolveRead(streamId, options, storePageSize), {
       onLeft: (error) => Stream.fail(error),
       onRight: ({ direction, from, pageSize }) => {
         const toEvents = (rows: ReadonlyArray<Row>) => toStreamEvents(streamId, rows)
@@ -113,7 +116,7 @@ export const keysetReads = (queries: PageQueries): Pick<EventStore.Service, "rea
       }
     }),
   readAll: (options) =>
-    Either.match(resolveReadAll(options), {
+    Either.match(resolveReadAll(options, storePageSize), {
       onLeft: (error) => Stream.fail(error),
       onRight: ({ fromPosition, pageSize }) =>
         pages(

@@ -25,11 +25,12 @@ const invalid = (operation: string, reason: string) => Either.left(new InvalidAr
 /** Checks a stream read's stream id (see {@link checkStreamId}) and options, and applies the defaults. */
 export const resolveRead = (
   streamId: unknown,
-  options: ReadOptions | undefined
+  options: ReadOptions | undefined,
+  storePageSize: number = defaultPageSize
 ): Either.Either<ResolvedRead, InvalidArgument> => {
   const badId = checkStreamId("read", streamId)
   if (badId !== undefined) return Either.left(badId)
-  const pageSize = options?.pageSize ?? defaultPageSize
+  const pageSize = options?.pageSize ?? storePageSize
   const direction = options?.direction ?? "forward"
   if (!isPositiveInt(pageSize)) return invalid("read", `pageSize must be a positive integer, got ${pageSize}`)
   if (direction !== "forward" && direction !== "backward") {
@@ -47,8 +48,11 @@ export interface ResolvedReadAll {
   readonly pageSize: number
 }
 
-export const resolveReadAll = (options: ReadAllOptions | undefined): Either.Either<ResolvedReadAll, InvalidArgument> => {
-  const pageSize = options?.pageSize ?? defaultPageSize
+export const resolveReadAll = (
+  options: ReadAllOptions | undefined,
+  storePageSize: number = defaultPageSize
+): Either.Either<ResolvedReadAll, InvalidArgument> => {
+  const pageSize = options?.pageSize ?? storePageSize
   const fromPosition = options?.fromPosition ?? 0
   if (!isPositiveInt(pageSize)) return invalid("readAll", `pageSize must be a positive integer, got ${pageSize}`)
   if (!isNonNegativeInt(fromPosition)) {

@@ -384,7 +384,7 @@ export const executor = <C, S, E extends Tagged, Err, StoreErr = never>(
   model: Decider<C, S, E, Err>,
   options: ExecutorOptions<StoreErr> = {}
 ) => {
-  const storeLayer: Layer.Layer<EventStore, StoreErr> = options.store ?? MemoryEventStore.layer
+  const storeLayer: Layer.Layer<EventStore, StoreErr> = options.store ?? MemoryEventStore.layer()
   const tracked = TrackingEventStore.layer.pipe(Layer.provideMerge(storeLayer))
 
   const when = (history: ReadonlyArray<EventFor<E>>) =>

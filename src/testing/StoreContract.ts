@@ -461,8 +461,7 @@ export const suite = <E>(name: string, options: Options<E>): void => {
               ["Exact Infinity", { _tag: "Exact", version: Infinity }],
               ["Exact without a version", { _tag: "Exact" }],
               ["Exact with a string version", { _tag: "Exact", version: "0" }],
-              ["an unknown _tag", { _tag: "Whatever" }],
-              ["null", null]
+              ["an unknown _tag", { _tag: "Whatever" }]
             ]
             for (const [label, expected] of cases) {
               const bad = expected as ExpectedVersion.ExpectedVersion

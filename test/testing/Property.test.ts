@@ -6,7 +6,7 @@ import { ChaosEventStore, Property } from "eventfold/testing"
 import type { Command } from "./fixtures/Account.ts"
 import { account, command, model, sloppyAccount } from "./fixtures/Account.ts"
 
-const onMemory = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
+const onMemory = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer()))
 
 /** Many retries: with 30% injected conflicts, five attempts would sometimes run out. */
 const patient = Executor.layerWith({
@@ -43,7 +43,7 @@ describe("Property", () => {
     ([commands, seed]) =>
       Effect.asVoid(Property.checkModel(account, model, commands)).pipe(
         Effect.provide(
-          patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer))
+          patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer()))
         )
       ),
     { fastCheck: { numRuns: 25 } }
@@ -57,7 +57,7 @@ describe("Property", () => {
       expect(conflicts).toBeGreaterThan(3)
     }).pipe(
       Effect.provide(
-        patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 5, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer))
+        patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 5, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer()))
       )
     ))
 
