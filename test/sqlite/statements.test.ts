@@ -38,7 +38,7 @@ const clientLayer = SqliteEventStore.layerClient({ filename: ":memory:" })
 describe("SqliteEventStore statements", () => {
   it.effect("a top-level append sends BEGIN IMMEDIATE, one head lookup per stream, one INSERT and COMMIT: nothing else", () =>
     Effect.gen(function*() {
-      yield* SqliteEventStore.migrate()
+      yield* SqliteEventStore.migrate
       const sql = yield* SqlClient.SqlClient
       const sent: Array<string> = []
       const store = yield* Effect.provideService(SqliteEventStore.make(), SqlClient.SqlClient, recording(sql, sent))
@@ -59,7 +59,7 @@ describe("SqliteEventStore statements", () => {
 
   it.effect("an append inside the caller's transaction takes the write lock with one UPDATE, then checks and inserts", () =>
     Effect.gen(function*() {
-      yield* SqliteEventStore.migrate()
+      yield* SqliteEventStore.migrate
       const sql = yield* SqlClient.SqlClient
       const store = yield* SqliteEventStore.make()
       const sent: Array<string> = []
