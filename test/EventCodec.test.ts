@@ -154,7 +154,7 @@ describe("EventCodec", () => {
         expect(error).toMatchObject({ _tag: "EventEncodeError", streamId: "lossy" })
         expect(error.message).toContain("data.note.when is a Date object")
         expect(yield* Stream.runCount(store.read(streamId))).toBe(0)
-      }).pipe(Effect.provide(MemoryEventStore.layer)))
+      }).pipe(Effect.provide(MemoryEventStore.layer())))
 
     it("metadata JSON cannot carry faithfully is refused, naming its path", () => {
       const error = Either.getLeft(EventCodec.encodeMetadata({ trace: { at: new Date(0) } }))

@@ -119,7 +119,7 @@ describe("Property.checkModel's virtual clock", () => {
         yield* Property.checkModel(account, model, commands)
         return yield* ChaosEventStore.faults
       }).pipe(
-        Effect.provide(sleepy.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 9, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer)))
+        Effect.provide(sleepy.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 9, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer())))
       )
     )
     expect(faults.filter((fault) => fault._tag === "Conflict").length).toBeGreaterThan(0)
