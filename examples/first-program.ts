@@ -26,4 +26,4 @@ const program = Effect.gen(function*() {
   yield* Console.log(`events: ${events}`) // events: 2
 })
 
-program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer)), Effect.runPromise)
+program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer())), Effect.runPromise)

@@ -37,4 +37,4 @@ export const program = Effect.gen(function*() {
   const rejected = yield* Effect.flip(Executor.execute(account, new Withdraw({ account: "ada", amount: 80 })))
   // read before the layer closes: shutting the SDK down empties the in-memory exporter
   return { rejected: rejected._tag, spans: exporter.getFinishedSpans() }
-}).pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer)), Effect.provide(Tracing))
+}).pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer())), Effect.provide(Tracing))

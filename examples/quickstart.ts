@@ -30,7 +30,7 @@ const program = Effect.gen(function*() {
   yield* Console.log(`balance of ${account}: ${balance}`)
 })
 
-Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer))).catch((error: unknown) => {
+Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer()))).catch((error: unknown) => {
   console.error(error)
   process.exitCode = 1
 })

@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import { Chunk, Context, Effect, Either, Metric, Stream } from "effect"
+import { dual } from "effect/Function"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Cursor } from "./Cursor.ts"
 import type { EventData, EventId, Metadata, RecordedEvent, StoredEvent } from "./Event.ts"
@@ -154,11 +155,26 @@ export const writesOf = (writes: StreamWrite | NonEmptyReadonlyArray<StreamWrite
 /**
  * Decodes a stream of stored rows with a codec, a page at a time. The rows before
  * a bad one are emitted; then the stream fails with `EventDecodeError` naming it.
+ * Data-last (`rows.pipe(EventStore.decode(codec))`) or data-first
+ * (`EventStore.decode(rows, codec)`).
  *
- * @since 0.1.0
+ * @example
+ * ```ts
+ * const events = store.read(streamId).pipe(EventStore.decode(AccountEvents))
+ * ```
+ *
+ * @since 0.2.0
+ * @category decoding
  */
-export const decodeWith = <E>(codec: EventCodec<E>) =>
-<Err, R>(self: Stream.Stream<StoredEvent, Err, R>): Stream.Stream<RecordedEvent<E>, Err | EventDecodeError, R> =>
+export const decode: {
+  <E>(codec: EventCodec<E>): <Err, R>(
+    self: Stream.Stream<StoredEvent, Err, R>
+  ) => Stream.Stream<RecordedEvent<E>, Err | EventDecodeError, R>
+  <Err, R, E>(self: Stream.Stream<StoredEvent, Err, R>, codec: EventCodec<E>): Stream.Stream<RecordedEvent<E>, Err | EventDecodeError, R>
+} = dual(2, <Err, R, E>(
+  self: Stream.Stream<StoredEvent, Err, R>,
+  codec: EventCodec<E>
+): Stream.Stream<RecordedEvent<E>, Err | EventDecodeError, R> =>
   Stream.flatMap(
     Stream.chunks(self),
     (chunk: Chunk.Chunk<StoredEvent>): Stream.Stream<RecordedEvent<E>, EventDecodeError> => {
@@ -172,7 +188,7 @@ export const decodeWith = <E>(codec: EventCodec<E>) =>
       }
       return Stream.fromChunk(Chunk.unsafeFromArray(out))
     }
-  )
+  ))
 
 /**
  * One stream's part of a typed append: domain events, encoded by the codec.
@@ -241,15 +257,17 @@ export const encodeWrites = <E>(
   })
 
 /**
- * Views a store through a codec.
+ * Views a given store through a codec (see {@link typed} for the store in
+ * context).
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category constructors
  */
-export const typedWith = <E>(store: EventStore.Service, codec: EventCodec<E>): TypedEventStore<E> => {
-  const decode = decodeWith(codec)
+export const typedFrom = <E>(store: EventStore.Service, codec: EventCodec<E>): TypedEventStore<E> => {
+  const decodeRows = decode(codec)
   return {
-    read: (streamId, options) => decode(store.read(streamId, options)),
-    readAll: (options) => decode(store.readAll(options)),
+    read: (streamId, options) => decodeRows(store.read(streamId, options)),
+    readAll: (options) => decodeRows(store.readAll(options)),
     append: (writes) =>
       Effect.flatMap(
         encodeWrites(codec, Array.isArray(writes) ? writes : [writes as TypedStreamWrite<E>]),
@@ -273,4 +291,4 @@ export const typedWith = <E>(store: EventStore.Service, codec: EventCodec<E>): T
  * @since 0.1.0
  */
 export const typed = <E>(codec: EventCodec<E>): Effect.Effect<TypedEventStore<E>, never, EventStore> =>
-  Effect.map(EventStore, (store) => typedWith(store, codec))
+  Effect.map(EventStore, (store) => typedFrom(store, codec))

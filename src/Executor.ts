@@ -22,7 +22,7 @@
  *   const { state: balance, versions } = yield* Executor.load(bank, new Transfer({ from, to, amount: 0 }))
  * })
  *
- * program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer)))
+ * program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer())))
  * ```
  *
  * @since 0.1.0
@@ -386,7 +386,7 @@ export const layer = (options: Options = {}): Layer.Layer<Executor, never, Event
  *
  * @example
  * ```ts
- * program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer)))
+ * program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer())))
  * ```
  *
  * @since 0.2.0

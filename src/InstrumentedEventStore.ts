@@ -11,7 +11,7 @@
  * import { MemoryEventStore } from "eventfold/memory"
  *
  * // the instrumented layer replaces the EventStore it is provided with
- * const StoreLive = InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer))
+ * const StoreLive = InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer()))
  * ```
  *
  * @since 0.1.0

@@ -1,26 +1,97 @@
 /**
- * The typed errors of the event store. Each carries what a person needs to act:
- * which stream, which version, what was expected.
+ * The typed errors of the event store, one family of `Schema.TaggedError`s. Each
+ * carries what a person needs to act: which stream, which version, what was
+ * expected. Being schemas, they can appear in an `HttpApi` endpoint's or an
+ * `Rpc`'s error schema and cross a process boundary.
+ *
+ * Every store error carries {@link TypeId}, so an adapter tells infrastructure
+ * errors from domain errors in one line with {@link isStoreError}:
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { StoreError } from "eventfold"
+ *
+ * const handled = program.pipe(
+ *   Effect.catchIf(StoreError.isStoreError, (error) => Effect.fail(new ServiceError({ message: error.message })))
+ * )
+ * ```
+ *
+ * Constructors never throw: fields read from storage or taken from a caller are
+ * kept as they are (versions as plain numbers, causes as unknown values), so
+ * building an error from bad data still gives the error.
  *
  * @since 0.1.0
  */
-import { Data, Schema } from "effect"
-import type { ParseResult } from "effect"
+import { Predicate, Schema } from "effect"
 import * as ExpectedVersion from "./ExpectedVersion.ts"
-import { StreamId } from "./StreamId.ts"
+import { StoreErrorTypeId } from "./internal/errorTypeId.ts"
+import { InvalidStreamId } from "./StreamId.ts"
+import type { StreamId } from "./StreamId.ts"
+
+export {
+  /**
+   * A string that is not a valid stream id (defined in `StreamId`, part of this family).
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  InvalidStreamId
+}
+
+/**
+ * The type id of the store's errors.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export const TypeId: StoreErrorTypeId = StoreErrorTypeId
+
+/**
+ * The type of {@link TypeId}.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export type TypeId = StoreErrorTypeId
+
+/**
+ * A stream id as an error carries it: branded like `StreamId`, but not
+ * re-validated, so an error about a bad id can still be built and decoded.
+ */
+const ErrorStreamId: Schema.Schema<StreamId, string> = Schema.String.pipe(Schema.brand("eventfold/StreamId")) as never
+
+/**
+ * An expected version as an error carries it: the shape of `ExpectedVersion`,
+ * with any number as the version of `Exact`, so that an append given a bad
+ * version (or a version read from a corrupt row) still gets its typed error.
+ */
+const ErrorExpectedVersion: Schema.Schema<ExpectedVersion.ExpectedVersion, ExpectedVersion.ExpectedVersion> = Schema.Union(
+  ExpectedVersion.Any,
+  ExpectedVersion.NoStream,
+  ExpectedVersion.StreamExists,
+  Schema.TaggedStruct("Exact", { version: Schema.Number })
+) as never
+
+const causeMessage = (cause: unknown): string =>
+  Predicate.hasProperty(cause, "message") && typeof cause.message === "string" ? cause.message : String(cause)
 
 /**
  * An append's expected version did not match the stream's current version.
  * Nothing of that append was written, in any stream.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class WrongExpectedVersion extends Schema.TaggedError<WrongExpectedVersion>()("WrongExpectedVersion", {
-  streamId: StreamId,
-  expected: ExpectedVersion.ExpectedVersion,
+  streamId: ErrorStreamId,
+  expected: ErrorExpectedVersion,
   /** The stream's last version when the append was checked; 0 when it has no events. */
   actual: Schema.Number
 }) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+
   override get message(): string {
     return `Wrong expected version for stream ${JSON.stringify(this.streamId)}: expected ${
       ExpectedVersion.format(this.expected)
@@ -33,61 +104,80 @@ export class WrongExpectedVersion extends Schema.TaggedError<WrongExpectedVersio
  * Nothing of that append was written.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class DuplicateEventId extends Schema.TaggedError<DuplicateEventId>()("DuplicateEventId", {
   eventId: Schema.String,
-  streamId: StreamId
+  streamId: ErrorStreamId
 }) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+
   override get message(): string {
     return `Event id ${this.eventId} (stream ${JSON.stringify(this.streamId)}) is already stored`
   }
 }
 
 /**
- * A stored row that does not decode: bad JSON, an unknown type, or a payload that
- * does not match the event's schema. Names the row; `cause` says what was wrong.
+ * A stored row that cannot be read: bad JSON, an unknown type, a payload that
+ * does not match the event's schema, or a row the store itself finds corrupt (a
+ * version gap, an unreadable timestamp). Names the row; `cause` says what was
+ * wrong (a `ParseError` for payloads).
  *
  * @since 0.1.0
+ * @category errors
  */
-export class EventDecodeError extends Data.TaggedError("EventDecodeError")<{
-  readonly streamId: StreamId
-  readonly version: number
-  readonly position: number
-  readonly type: string
-  readonly cause: ParseResult.ParseError
-}> {
+export class EventDecodeError extends Schema.TaggedError<EventDecodeError>()("EventDecodeError", {
+  streamId: ErrorStreamId,
+  version: Schema.Number,
+  position: Schema.Number,
+  type: Schema.String,
+  cause: Schema.Defect
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+
   override get message(): string {
     return `Cannot decode event ${JSON.stringify(this.type)} at version ${this.version} of stream ${
       JSON.stringify(this.streamId)
-    } (position ${this.position}): ${this.cause.message}`
+    } (position ${this.position}): ${causeMessage(this.cause)}`
   }
 }
 
 /**
  * A domain event that its codec cannot encode (for example a refinement the value
- * breaks). Nothing was appended.
+ * breaks). Nothing was appended. `cause` is typically a `ParseError`.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class EventEncodeError extends Data.TaggedError("EventEncodeError")<{
-  readonly streamId: StreamId
-  readonly cause: ParseResult.ParseError
-}> {
+export class EventEncodeError extends Schema.TaggedError<EventEncodeError>()("EventEncodeError", {
+  streamId: ErrorStreamId,
+  cause: Schema.Defect
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+
   override get message(): string {
-    return `Cannot encode an event for stream ${JSON.stringify(this.streamId)}: ${this.cause.message}`
+    return `Cannot encode an event for stream ${JSON.stringify(this.streamId)}: ${causeMessage(this.cause)}`
   }
 }
 
 /**
  * A read or append called with arguments out of range (a page size of 0, a
- * negative version, an empty list of writes).
+ * negative expected version, a stream id that is not one, an empty list of
+ * writes). Nothing was written.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InvalidArgument extends Schema.TaggedError<InvalidArgument>()("InvalidArgument", {
   operation: Schema.String,
   reason: Schema.String
 }) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+
   override get message(): string {
     return `Invalid argument to ${this.operation}: ${this.reason}`
   }
@@ -95,17 +185,21 @@ export class InvalidArgument extends Schema.TaggedError<InvalidArgument>()("Inva
 
 /**
  * The backend could not be reached or failed (connection lost, timeout, disk
- * full). `cause` is the driver's error, typically an `SqlError`.
+ * full). `cause` is the driver's error, typically an `SqlError`; encoded, it
+ * keeps the cause's name and message.
  *
  * @since 0.1.0
+ * @category errors
  */
-export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
-  readonly operation: string
-  readonly cause: unknown
-}> {
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  operation: Schema.String,
+  cause: Schema.Defect
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+
   override get message(): string {
-    const detail = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `Event store unavailable during ${this.operation}: ${detail}`
+    return `Event store unavailable during ${this.operation}: ${causeMessage(this.cause)}`
   }
 }
 
@@ -113,20 +207,24 @@ export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
  * What a read of stored (not yet decoded) events can fail with.
  *
  * @since 0.1.0
+ * @category models
  */
-export type ReadError = StoreUnavailable | InvalidArgument
+export type ReadError = StoreUnavailable | InvalidArgument | EventDecodeError
 
 /**
  * What an append can fail with.
  *
  * @since 0.1.0
+ * @category models
  */
 export type AppendError = WrongExpectedVersion | DuplicateEventId | StoreUnavailable | InvalidArgument
 
 /**
- * Every error the store and its typed views can fail with.
+ * Every error the store and its typed views can fail with (the infrastructure
+ * errors, as opposed to a domain's own).
  *
  * @since 0.1.0
+ * @category models
  */
 export type StoreError =
   | WrongExpectedVersion
@@ -135,3 +233,42 @@ export type StoreError =
   | EventEncodeError
   | InvalidArgument
   | StoreUnavailable
+  | InvalidStreamId
+
+/**
+ * Schema of every store error, for an endpoint's or an Rpc's error schema.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const StoreError: Schema.Union<[
+  typeof WrongExpectedVersion,
+  typeof DuplicateEventId,
+  typeof EventDecodeError,
+  typeof EventEncodeError,
+  typeof InvalidArgument,
+  typeof StoreUnavailable,
+  typeof InvalidStreamId
+]> = Schema.Union(
+  WrongExpectedVersion,
+  DuplicateEventId,
+  EventDecodeError,
+  EventEncodeError,
+  InvalidArgument,
+  StoreUnavailable,
+  InvalidStreamId
+)
+
+/**
+ * Whether a value is one of the store's errors ({@link StoreError}). Domain
+ * errors are never matched.
+ *
+ * @example
+ * ```ts
+ * Effect.catchIf(program, StoreError.isStoreError, (error) => Effect.logError("store failed", error))
+ * ```
+ *
+ * @since 0.2.0
+ * @category refinements
+ */
+export const isStoreError = (u: unknown): u is StoreError => Predicate.hasProperty(u, TypeId)

@@ -20,11 +20,8 @@
  */
 import type { Effect } from "effect"
 import { Either, ParseResult, Schema } from "effect"
-
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/u
-/** A UTF-16 surrogate without its partner: not text, and no backend can store it as given. */
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+import { StoreErrorTypeId } from "./internal/errorTypeId.ts"
+import { streamIdProblem } from "./internal/streamIdRules.ts"
 
 /**
  * Schema of a stream id: decodes a string into the branded `StreamId`.
@@ -32,14 +29,7 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
  * @since 0.1.0
  */
 export const StreamId = Schema.String.pipe(
-  Schema.filter((s) => {
-    const length = [...s].length
-    if (length < 1) return "a stream id must not be empty"
-    if (length > 200) return `a stream id has at most 200 characters, got ${length}`
-    if (controlCharacters.test(s)) return "a stream id must not contain control characters"
-    if (loneSurrogate.test(s)) return "a stream id must be well-formed Unicode (it contains a lone surrogate)"
-    return true
-  }),
+  Schema.filter((s) => streamIdProblem(s) ?? true),
   Schema.brand("eventfold/StreamId"),
   Schema.annotations({ identifier: "StreamId", description: "1-200 characters, no control characters, no lone surrogates" })
 )
@@ -53,13 +43,17 @@ export type StreamId = typeof StreamId.Type
 
 /**
  * A string that is not a valid stream id. `reason` says which rule it broke.
+ * One of the store's errors: `StoreError.isStoreError` matches it.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InvalidStreamId extends Schema.TaggedError<InvalidStreamId>()("InvalidStreamId", {
   input: Schema.String,
   reason: Schema.String
 }) {
+  /** Marks the error as one of the store's (see `StoreError.isStoreError`). @since 0.2.0 */
+  readonly [StoreErrorTypeId]: StoreErrorTypeId = StoreErrorTypeId
   override get message(): string {
     return `Invalid stream id ${JSON.stringify(this.input.slice(0, 80))}: ${this.reason}`
   }

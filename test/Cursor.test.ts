@@ -45,5 +45,5 @@ describe("Cursor", () => {
       expect(all.map((e) => e.cursor)).toEqual(["1"])
       const error = yield* Effect.flip(Stream.runDrain(store.readAll({ after: Cursor.Cursor.make("5:1") })))
       expect(error._tag).toBe("InvalidArgument")
-    }).pipe(Effect.provide(MemoryEventStore.layer)))
+    }).pipe(Effect.provide(MemoryEventStore.layer())))
 })

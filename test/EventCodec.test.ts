@@ -49,7 +49,7 @@ describe("EventCodec", () => {
       expect(error._tag).toBe("Some")
       if (error._tag === "Some") {
         expect(error.value).toMatchObject({ _tag: "EventDecodeError", streamId: "account-1", version: 4, position: 17, type })
-        expect(error.value.cause._tag).toBe("ParseError")
+        expect(error.value.cause).toMatchObject({ _tag: "ParseError" })
         expect(error.value.message).toContain(mention)
       }
     })
@@ -155,7 +155,7 @@ describe("EventCodec", () => {
         expect(error).toMatchObject({ _tag: "EventEncodeError", streamId: "lossy" })
         expect(error.message).toContain("data.note.when is a Date object")
         expect(yield* Stream.runCount(store.read(streamId))).toBe(0)
-      }).pipe(Effect.provide(MemoryEventStore.layer)))
+      }).pipe(Effect.provide(MemoryEventStore.layer())))
 
     it("metadata JSON cannot carry faithfully is refused, naming its path", () => {
       const error = Either.getLeft(EventCodec.encodeMetadata({ trace: { at: new Date(0) } }))
@@ -170,7 +170,7 @@ describe("EventCodec", () => {
         const error = yield* Effect.flip(store.append({ streamId, expected: ExpectedVersion.any, events: [new Measured({ value: 1 }), new Counted({ count: 1n })] }))
         expect(error).toMatchObject({ _tag: "EventEncodeError", streamId: "odd" })
         expect(yield* Stream.runCount(store.read(streamId))).toBe(0)
-      }).pipe(Effect.provide(MemoryEventStore.layer)))
+      }).pipe(Effect.provide(MemoryEventStore.layer())))
 
     it.effect("metadata that JSON cannot write fails toEventData typed", () =>
       Effect.gen(function*() {
@@ -199,5 +199,5 @@ describe("EventCodec", () => {
       expect(again).toMatchObject({ _tag: "DuplicateEventId", eventId: eventIds[0] })
       const stored = yield* Stream.runCollect(store.read(streamId))
       expect(Chunk.toReadonlyArray(stored).map((e) => e.eventId)).toEqual(eventIds)
-    }).pipe(Effect.provide(MemoryEventStore.layer)))
+    }).pipe(Effect.provide(MemoryEventStore.layer())))
 })

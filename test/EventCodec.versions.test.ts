@@ -62,7 +62,7 @@ describe("EventCodec versions: typed schema evolution", () => {
       expect(events[0]!.data).toBeInstanceOf(Opened)
       // the envelope keeps what was stored
       expect(events.map((e) => [e.type, e.version])).toEqual([["AccountOpened", 1], ["Opened", 2], ["Opened", 3], ["Deposited", 4], ["Deposited", 5]])
-    }).pipe(Effect.provide(MemoryEventStore.layer)))
+    }).pipe(Effect.provide(MemoryEventStore.layer())))
 
   it.effect("a row that matches no version fails with EventDecodeError naming stream, version and type", () =>
     Effect.gen(function*() {
@@ -80,7 +80,7 @@ describe("EventCodec versions: typed schema evolution", () => {
       expect(error.message).toContain("matches neither the current schema of \"Opened\" nor any of its 1 old version(s)")
       expect(error.message).toContain("version 1:")
       expect(error.message).toContain("at version 2 of stream \"account-ada\"")
-    }).pipe(Effect.provide(MemoryEventStore.layer)))
+    }).pipe(Effect.provide(MemoryEventStore.layer())))
 
   it("an old stored type with no declared version is still an unknown type", () => {
     const row: Event.StoredEvent = {

@@ -43,14 +43,14 @@ const movingStore = (control: { moves: number; target: StreamId.StreamId }) =>
             )
           })
       }))
-  ).pipe(Layer.provide(MemoryEventStore.layer))
+  ).pipe(Layer.provide(MemoryEventStore.layer()))
 
 /** The memory store with a yield before each append, so that concurrent commands interleave. */
 const slowAppends = Layer.effect(
   EventStore.EventStore,
   Effect.map(EventStore.EventStore, (inner) =>
     EventStore.EventStore.of({ ...inner, append: (writes) => Effect.zipRight(Effect.sleep("1 millis"), inner.append(writes)) }))
-).pipe(Layer.provide(MemoryEventStore.layer))
+).pipe(Layer.provide(MemoryEventStore.layer()))
 
 const deposit = (amount: number): Event.EventData => ({
   eventId: Event.EventId.make(crypto.randomUUID(), { disableValidation: true }),
@@ -110,7 +110,7 @@ describe("Executor over the memory store", () => {
         new Deposited({ amount: 100 }),
         new Withdrawn({ amount: 30 })
       ])
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("runs a multi-stream transfer as one atomic append to both accounts", () =>
     Effect.gen(function*() {
@@ -122,7 +122,7 @@ describe("Executor over the memory store", () => {
       expect(result.state[ada]!.balance).toBe(30)
       expect(result.state[bob]!.balance).toBe(50)
       expect(yield* readBack(bob)).toEqual([new Opened({ owner: "bob", feeAccount: null }), new Deposited({ amount: 50 })])
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("discovers the fee account from the source account's state and pays the fee into it", () =>
     Effect.gen(function*() {
@@ -141,7 +141,7 @@ describe("Executor over the memory store", () => {
         { streamId: fees, version: 2 }
       ])
       expect(result.state[fees]!.balance).toBe(5)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("returns a domain error as a typed failure, appends nothing and does not retry", () =>
     Effect.gen(function*() {
@@ -156,7 +156,7 @@ describe("Executor over the memory store", () => {
 
       const notOpen = yield* Effect.flip(Executor.execute(transfer, new Transfer({ from: "ada", to: "zoe", amount: 1 })))
       expect(notOpen).toEqual(new AccountNotOpen({ account: "zoe" }))
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("a command whose stream id cannot be built fails with InvalidStreamId, typed, and appends nothing", () =>
     Effect.gen(function*() {
@@ -165,7 +165,7 @@ describe("Executor over the memory store", () => {
       expect(error.message).toContain("at most 200 characters")
       const store = yield* EventStore.EventStore
       expect(yield* Stream.runCount(store.readAll())).toBe(0)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("with an idempotencyKey a command run twice (say, after a lost reply) appends once; the rerun fails with DuplicateEventId", () =>
     Effect.gen(function*() {
@@ -178,7 +178,7 @@ describe("Executor over the memory store", () => {
       expect((yield* readBack(ada)).filter((e) => e._tag === "Withdrawn")).toHaveLength(1)
       // another key is another request
       expect((yield* Executor.execute(account, command, { idempotencyKey: "request-2" })).state.balance).toBe(40)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("an idempotent multi-stream command numbers its events across streams and survives a conflict retry", () => {
     const control = { moves: 0, target: ada }
@@ -207,7 +207,7 @@ describe("Executor over the memory store", () => {
       const store = yield* EventStore.typed(codec)
       const [event] = Chunk.toReadonlyArray(yield* Stream.runCollect(store.read(ada)))
       expect(event!.metadata).toEqual({ correlationId: "req-1" })
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("fails with EventDecodeError naming the row when a stored event does not decode", () =>
     Effect.gen(function*() {
@@ -220,13 +220,13 @@ describe("Executor over the memory store", () => {
       const error = yield* Effect.flip(Executor.execute(account, new Deposit({ id: "ada", amount: 1 })))
       expect(error._tag).toBe("EventDecodeError")
       expect(error).toMatchObject({ streamId: ada, version: 1, position: 1, type: "Opened" })
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("passes a store's InvalidArgument through typed (page size 0)", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Executor.execute(account, new Deposit({ id: "ada", amount: 1 })))
       expect(error).toMatchObject({ _tag: "InvalidArgument", operation: "read" })
-    }).pipe(withExecutor(MemoryEventStore.layer, { pageSize: 0 })))
+    }).pipe(withExecutor(MemoryEventStore.layer(), { pageSize: 0 })))
 })
 
 describe("Executor retries", () => {
@@ -398,7 +398,7 @@ describe("Executor memory and observability", () => {
       expect(fetched() - fetchedBefore).toBe(100_000)
       expect(maxAhead).toBeGreaterThan(0)
       expect(maxAhead).toBeLessThanOrEqual(256)
-    }).pipe(withExecutor(MemoryEventStore.layer, { pageSize: 256 })))
+    }).pipe(withExecutor(MemoryEventStore.layer(), { pageSize: 256 })))
 
   it.effect("traces execute, read and append with the decider, streams, versions, attempts and event counts", () =>
     Effect.gen(function*() {
@@ -430,7 +430,7 @@ describe("Executor memory and observability", () => {
         "eventfold.positions": [3, 3]
       })
       expect(read!.parent._tag === "Some" && read!.parent.value.spanId).toBe(execute!.spanId)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("counts commands by outcome and the events they read and appended", () =>
     Effect.gen(function*() {
@@ -447,7 +447,7 @@ describe("Executor memory and observability", () => {
       expect((yield* counter(Executor.eventsRead)) - before.read).toBe(3)
       expect((yield* counter(Executor.eventsAppended)) - before.appended).toBe(2)
       expect((yield* Metric.value(Executor.duration)).count - before.durations).toBe(3)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 })
 
 describe("Executor spans", () => {
@@ -459,7 +459,7 @@ describe("Executor spans", () => {
       expect(execute.status._tag === "Ended" && execute.status.exit._tag).toBe("Success")
       expect(execute.attributes.get("eventfold.outcome")).toBe("rejected")
       expect(execute.attributes.get("eventfold.rejection")).toBe("InsufficientFunds")
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("an infrastructure failure ends the execute span as a failure", () =>
     Effect.gen(function*() {
@@ -467,7 +467,7 @@ describe("Executor spans", () => {
       const execute = spans.find((s) => s.name === "eventfold.execute")!
       expect(execute.status._tag === "Ended" && execute.status.exit._tag).toBe("Failure")
       expect(execute.attributes.get("eventfold.outcome")).toBe("failed")
-    }).pipe(withExecutor(MemoryEventStore.layer, { pageSize: 0 })))
+    }).pipe(withExecutor(MemoryEventStore.layer(), { pageSize: 0 })))
 
   it.effect("an InstrumentedEventStore under the Executor adds no second read or append span", () =>
     Effect.gen(function*() {
@@ -478,7 +478,7 @@ describe("Executor spans", () => {
       const store = yield* EventStore.EventStore
       const direct = yield* recordingSpans(Stream.runDrain(store.read(ada)))
       expect(direct.spans.map((s) => s.name)).toEqual(["eventfold.read"])
-    }).pipe(withExecutor(InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer)))))
+    }).pipe(withExecutor(InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer())))))
 })
 
 describe("Executor.load", () => {
@@ -492,7 +492,7 @@ describe("Executor.load", () => {
       })
       const store = yield* EventStore.EventStore
       expect(yield* Stream.runCount(store.readAll())).toBe(2)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("reads the streams discover names too, and gives version 0 for a stream with no events", () =>
     Effect.gen(function*() {
@@ -507,14 +507,14 @@ describe("Executor.load", () => {
       expect(loaded.state[ada]!.balance).toBe(1000)
       expect(loaded.state[fees]!.opened).toBe(true)
       expect(loaded.state[accountStream("zoe")]).toBeUndefined()
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("does not decide: a command the decider would reject still loads", () =>
     Effect.gen(function*() {
       const loaded = yield* Executor.load(account, new Withdraw({ id: "nobody", amount: 5 }))
       expect(loaded.state).toEqual({ opened: false, balance: 0, feeAccount: null })
       expect(loaded.versions).toEqual([{ streamId: accountStream("nobody"), version: 0 }])
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it.effect("fails with the executor's typed errors: InvalidStreamId, EventDecodeError, InvalidArgument (page size per call)", () =>
     Effect.gen(function*() {
@@ -531,7 +531,7 @@ describe("Executor.load", () => {
       const badPage = yield* Effect.flip(Executor.load(account, new Deposit({ id: "bob", amount: 1 }), { pageSize: 0 }))
       expect(badPage).toMatchObject({ _tag: "InvalidArgument", operation: "read" })
       for (const error of [invalid, undecodable, badPage]) expect(Executor.isExecuteError(error)).toBe(true)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 })
 
 describe("Executor errors", () => {
@@ -557,7 +557,7 @@ describe("Executor errors", () => {
       expect(Executor.isExecuteError(new Executor.RetriesExhausted({ attempts: 2, last: conflict }))).toBe(true)
       expect(Executor.isExecuteError(new Error("boom"))).toBe(false)
       expect(Executor.isExecuteError({ _tag: "RetriesExhausted" })).toBe(false)
-    }).pipe(withExecutor(MemoryEventStore.layer)))
+    }).pipe(withExecutor(MemoryEventStore.layer())))
 
   it("RetriesExhausted, InvalidDecision and UnexpectedInput are Schema.TaggedErrors that round-trip through their schemas", () => {
     const last = new StoreError.WrongExpectedVersion({ streamId: ada, expected: ExpectedVersion.unsafeExact(3), actual: 4 })
@@ -604,7 +604,7 @@ describe("Executor options per layer and per call", () => {
       const result = yield* Executor.execute(account, new Withdraw({ id: "ada", amount: 0 }), { pageSize: 1 })
       expect(result.streams).toEqual([{ streamId: ada, version: 2 }])
       expect(result.state.balance).toBe(5)
-    }).pipe(withExecutor(MemoryEventStore.layer, { pageSize: 0 })))
+    }).pipe(withExecutor(MemoryEventStore.layer(), { pageSize: 0 })))
 })
 
 describe("Executor on a hot stream", () => {

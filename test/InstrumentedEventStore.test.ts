@@ -4,7 +4,7 @@ import { Event, EventStore, ExpectedVersion, InstrumentedEventStore, StreamId } 
 import { MemoryEventStore } from "eventfold/memory"
 import { StoreContract } from "eventfold/testing/vitest"
 
-const instrumentedMemory = () => InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer))
+const instrumentedMemory = () => InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer()))
 
 StoreContract.suite("InstrumentedEventStore over MemoryEventStore", { makeStore: instrumentedMemory })
 

@@ -14,8 +14,8 @@ import {
   HttpServerError,
   HttpServerResponse
 } from "@effect/platform"
-import { Cause, Effect, identity, Layer, Option, Schedule } from "effect"
-import { Executor } from "eventfold"
+import { Cause, Effect, identity, Layer, Option, Predicate, Schedule } from "effect"
+import { Executor, StoreError } from "eventfold"
 import { BankApi, Conflict, InternalError, ServiceUnavailable } from "./Api.ts"
 import * as Bank from "./Bank.ts"
 
@@ -24,20 +24,14 @@ import * as Bank from "./Bank.ts"
 // ---------------------------------------------------------------------------
 
 /** The failures that are not domain rules: the executor's and the store's. */
-type InfrastructureError = Executor.ExecuteError
+type InfrastructureError = Executor.ExecuteError | StoreError.StoreError
 
-const infrastructureTags: ReadonlySet<string> = new Set<InfrastructureError["_tag"]>([
-  "RetriesExhausted",
-  "StoreUnavailable",
-  "InvalidArgument",
-  "EventDecodeError",
-  "EventEncodeError",
-  "DuplicateEventId",
-  "InvalidDecision"
-])
-
-const isInfrastructureError = <E extends { readonly _tag: string }>(error: E): error is Extract<E, InfrastructureError> =>
-  infrastructureTags.has(error._tag)
+/**
+ * Store errors carry the store's type id; the executor adds `RetriesExhausted`
+ * and `InvalidDecision` (`Executor.isExecuteError` will cover all of them).
+ */
+const isInfrastructureError = (error: unknown): error is InfrastructureError =>
+  StoreError.isStoreError(error) || Predicate.isTagged(error, "RetriesExhausted") || Predicate.isTagged(error, "InvalidDecision")
 
 const toHttpError = (error: InfrastructureError): Effect.Effect<never, Conflict | ServiceUnavailable | InternalError> => {
   switch (error._tag) {
@@ -57,8 +51,10 @@ const toHttpError = (error: InfrastructureError): Effect.Effect<never, Conflict 
 }
 
 /** Keeps domain errors as they are and maps store and executor failures to HTTP errors. */
-const httpErrors = <A, E extends { readonly _tag: string }, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.catchIf(self, isInfrastructureError<E>, toHttpError)
+const httpErrors = <A, E, R>(self: Effect.Effect<A, E, R>) => {
+  const infrastructure = isInfrastructureError as Predicate.Refinement<E, Extract<E, InfrastructureError>>
+  return Effect.catchIf(self, infrastructure, (error): Effect.Effect<never, Conflict | ServiceUnavailable | InternalError> => toHttpError(error))
+}
 
 // ---------------------------------------------------------------------------
 // Handlers

@@ -268,7 +268,7 @@ describe("bank over HTTP on a faulty store", () => {
   /** The server logs store failures; these tests cause them on purpose. */
   const quiet = Logger.minimumLogLevel(LogLevel.None)
   const AlwaysConflicting = serverOn(
-    ChaosEventStore.layer({ seed: 1, appendConflictRate: 1 }).pipe(Layer.provide(MemoryEventStore.layer))
+    ChaosEventStore.layer({ seed: 1, appendConflictRate: 1 }).pipe(Layer.provide(MemoryEventStore.layer()))
   )
   layer(AlwaysConflicting, { timeout: "30 seconds", excludeTestServices: true })((it) => {
     it.effect("answers 409 Conflict when every attempt meets a concurrent change", () =>
@@ -281,7 +281,7 @@ describe("bank over HTTP on a faulty store", () => {
   })
 
   const Unavailable = serverOn(
-    ChaosEventStore.layer({ seed: 1, appendFailureRate: 1 }).pipe(Layer.provide(MemoryEventStore.layer))
+    ChaosEventStore.layer({ seed: 1, appendFailureRate: 1 }).pipe(Layer.provide(MemoryEventStore.layer()))
   )
   layer(Layer.provide(Unavailable, quiet), { timeout: "30 seconds", excludeTestServices: true })((it) => {
     it.effect("answers 503 ServiceUnavailable when the store cannot be reached", () =>

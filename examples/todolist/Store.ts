@@ -22,7 +22,7 @@ export const layer = Layer.unwrapEffect(
     const store = yield* kind
     switch (store) {
       case "memory":
-        return MemoryEventStore.layer as Layer.Layer<EventStore.EventStore, unknown>
+        return MemoryEventStore.layer() as Layer.Layer<EventStore.EventStore, unknown>
       case "sqlite": {
         const filename = yield* Config.string("EVENTFOLD_SQLITE_FILE").pipe(Config.withDefault(".data/todolist.sqlite"))
         // SQLite does not create the directory of its file

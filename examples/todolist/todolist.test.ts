@@ -124,7 +124,7 @@ describe("RemoveItem", () => {
 })
 
 describe("handlers and the getList query over the memory store", () => {
-  const AppLive = Executor.layerOn(MemoryEventStore.layer)
+  const AppLive = Executor.layerOn(MemoryEventStore.layer())
 
   it.effect("run every command and read the list back with one item done, one open and one removed", () =>
     Effect.gen(function*() {

@@ -27,8 +27,8 @@ export const account = Decider.make({
 })
 
 /** Layers built from eventfold, exported: their declared types must be nameable (TS2742). */
-export const memoryStore = MemoryEventStore.layer
-export const memoryApp = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
+export const memoryStore = MemoryEventStore.layer()
+export const memoryApp = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer()))
 export const sqliteApp = Executor.layer.pipe(Layer.provideMerge(SqliteEventStore.layer({ filename: ":memory:" })))
 
 /** Appends, executes one command, reads the stream back: one line of output per backend. */

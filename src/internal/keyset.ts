@@ -7,7 +7,8 @@
 import { Chunk, Effect, Either, Metric, Option, Stream } from "effect"
 import type { EventId, StoredEvent } from "../Event.ts"
 import type { EventStore } from "../EventStore.ts"
-import { rowsFetched } from "../EventStore.ts"
+import { defaultPageSize, rowsFetched } from "../EventStore.ts"
+import { EventDecodeError } from "../StoreError.ts"
 import type { StoreUnavailable } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
 import type { Cursor } from "../Cursor.ts"
@@ -44,43 +45,96 @@ export interface PageQueries {
 const cursorOf = (position: unknown, transaction: unknown): Cursor =>
   transaction === undefined ? ofPosition(Number(position)) : ofTransaction(String(transaction), Number(position))
 
-const toStreamEvents = (streamId: StreamId, rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
+/**
+ * A row the store itself finds corrupt (a timestamp that is not one, a version
+ * that is not a positive integer, a gap in a stream's versions): a typed error
+ * naming the row, never an `Invalid Date` or a silently short stream.
+ */
+const corrupt = (streamId: StreamId, version: unknown, position: unknown, type: unknown, reason: string) =>
+  new EventDecodeError({
+    streamId,
+    version: typeof version === "number" ? version : Number(version),
+    position: Number(position),
+    type: typeof type === "string" ? type : String(type),
+    cause: new Error(`corrupt stored row: ${reason}`)
+  })
+
+/** The largest time a JavaScript Date holds, in milliseconds from the epoch. */
+const maxDateMs = 8.64e15
+
+/** `recorded_at` as epoch milliseconds (a number, or a bigint) to a valid Date, or undefined. */
+const toDate = (value: unknown): Date | undefined => {
+  const ms = typeof value === "bigint" ? Number(value) : value
+  return typeof ms === "number" && Number.isFinite(ms) && Math.abs(ms) <= maxDateMs ? new Date(ms) : undefined
+}
+
+const isVersion = (value: unknown): value is number => typeof value === "number" && Number.isSafeInteger(value) && value >= 1
+
+/**
+ * Rows of one stream to events. `expected` is the version the first row must
+ * have (undefined when any is fine: the first page of a backward read from the
+ * end); `step` is +1 (forward) or -1 (backward): versions are dense, so any
+ * other difference is a gap in the stored rows.
+ */
+const toStreamEvents = (
+  streamId: StreamId,
+  rows: ReadonlyArray<Row>,
+  expected: number | undefined,
+  step: 1 | -1
+): Either.Either<Chunk.Chunk<StoredEvent>, EventDecodeError> => {
   const out = new Array<StoredEvent>(rows.length)
+  let next = expected
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
+    const version = row[1]
+    if (!isVersion(version)) return Either.left(corrupt(streamId, version, row[0], row[3], `version ${String(version)} is not a positive integer`))
+    if (next !== undefined && version !== next) {
+      return Either.left(corrupt(streamId, version, row[0], row[3], `version gap: expected version ${next}, found ${version}`))
+    }
+    const recordedAt = toDate(row[6])
+    if (recordedAt === undefined) {
+      return Either.left(corrupt(streamId, version, row[0], row[3], `recorded_at ${JSON.stringify(String(row[6]))} is not a time`))
+    }
+    next = version + step
     out[i] = {
       streamId,
-      version: row[1] as number,
+      version,
       position: Number(row[0]),
       cursor: cursorOf(row[0], row[7]),
       eventId: row[2] as EventId,
       type: row[3] as string,
       data: row[4] as string,
       metadata: row[5] as string,
-      recordedAt: new Date(row[6] as number)
+      recordedAt
     }
   }
-  return Chunk.unsafeFromArray(out)
+  return Either.right(Chunk.unsafeFromArray(out))
 }
 
-/** Rows of the log (the `all` layout) as events. */
-export const toLogEvents = (rows: ReadonlyArray<Row>): Chunk.Chunk<StoredEvent> => {
+export const toLogEvents = (rows: ReadonlyArray<Row>): Either.Either<Chunk.Chunk<StoredEvent>, EventDecodeError> => {
   const out = new Array<StoredEvent>(rows.length)
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!
+    const streamId = row[1] as StreamId
+    const version = row[2]
+    if (!isVersion(version)) return Either.left(corrupt(streamId, version, row[0], row[4], `version ${String(version)} is not a positive integer`))
+    const recordedAt = toDate(row[7])
+    if (recordedAt === undefined) {
+      return Either.left(corrupt(streamId, version, row[0], row[4], `recorded_at ${JSON.stringify(String(row[7]))} is not a time`))
+    }
     out[i] = {
-      streamId: row[1] as StreamId,
-      version: row[2] as number,
+      streamId,
+      version,
       position: Number(row[0]),
       cursor: cursorOf(row[0], row[8]),
       eventId: row[3] as EventId,
       type: row[4] as string,
       data: row[5] as string,
       metadata: row[6] as string,
-      recordedAt: new Date(row[7] as number)
+      recordedAt
     }
   }
-  return Chunk.unsafeFromArray(out)
+  return Either.right(Chunk.unsafeFromArray(out))
 }
 
 /**
@@ -91,43 +145,61 @@ const pages = (
   start: number,
   pageSize: number,
   fetchPage: (cursor: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>,
-  toEvents: (rows: ReadonlyArray<Row>) => Chunk.Chunk<StoredEvent>,
-  next: (last: StoredEvent) => number
-): Stream.Stream<StoredEvent, StoreUnavailable> =>
+  toEvents: (rows: ReadonlyArray<Row>, cursor: number) => Either.Either<Chunk.Chunk<StoredEvent>, EventDecodeError>,
+  next: (last: StoredEvent) => number,
+  atEnd: (last: StoredEvent) => EventDecodeError | undefined = () => undefined
+): Stream.Stream<StoredEvent, StoreUnavailable | EventDecodeError> =>
   Stream.paginateChunkEffect(start, (cursor) =>
     Effect.flatMap(fetchPage(cursor), (rows) => {
-      const chunk = toEvents(rows)
+      const converted = toEvents(rows, cursor)
+      if (Either.isLeft(converted)) return Effect.fail(converted.left)
+      const chunk = converted.right
       const last = Chunk.last(chunk)
+      if (Chunk.size(chunk) < pageSize && Option.isSome(last)) {
+        const problem = atEnd(last.value)
+        if (problem !== undefined) return Effect.fail(problem)
+      }
       const more = Chunk.size(chunk) < pageSize || Option.isNone(last) ? Option.none() : Option.some(next(last.value))
       return Effect.as(Metric.incrementBy(rowsFetched, rows.length), [chunk, more] as const)
     }))
 
 /** `read` and `readAll` of the `EventStore` contract over a backend's page queries. */
-export const keysetReads = (queries: PageQueries): Pick<EventStore.Service, "read" | "readAll"> => ({
+export const keysetReads = (
+  queries: PageQueries,
+  storePageSize: number = defaultPageSize
+): Pick<EventStore.Service, "read" | "readAll"> => ({
   read: (streamId, options) =>
-    Either.match(resolveRead(options), {
+    Either.match(resolveRead(streamId, options, storePageSize), {
       onLeft: (error) => Stream.fail(error),
       onRight: ({ direction, from, pageSize }) => {
-        const toEvents = (rows: ReadonlyArray<Row>) => toStreamEvents(streamId, rows)
-        return direction === "forward"
-          ? pages(
+        if (direction === "forward") {
+          // a forward page starts exactly at its cursor, unless the stream ends before it
+          return pages(
             Math.max(from ?? 1, 1),
             pageSize,
             (cursor) => queries.forward(streamId, cursor, pageSize),
-            toEvents,
+            (rows, cursor) => toStreamEvents(streamId, rows, cursor, 1),
             (last) => last.version + 1
           )
-          : pages(
-            from ?? Number.MAX_SAFE_INTEGER,
-            pageSize,
-            (cursor) => cursor < 1 ? Effect.succeed([]) : queries.backward(streamId, cursor, pageSize),
-            toEvents,
-            (last) => last.version - 1
-          )
+        }
+        const start = from ?? Number.MAX_SAFE_INTEGER
+        // a backward read starts at min(from, head); later pages continue one below the last
+        return pages(
+          start,
+          pageSize,
+          (cursor) => cursor < 1 ? Effect.succeed([]) : queries.backward(streamId, cursor, pageSize),
+          (rows, cursor) => toStreamEvents(streamId, rows, cursor === start ? undefined : cursor, -1),
+          (last) => last.version - 1,
+          // a backward read ends at version 1: ending above it means the rows below are missing
+          (last) =>
+            last.version === 1
+              ? undefined
+              : corrupt(streamId, last.version - 1, last.position, last.type, `version gap: version ${last.version - 1} is missing`)
+        )
       }
     }),
   readAll: (options) =>
-    Either.match(resolveReadAllByPosition(options), {
+    Either.match(resolveReadAllByPosition(options, storePageSize), {
       onLeft: (error) => Stream.fail(error),
       onRight: ({ after, pageSize }) =>
         pages(

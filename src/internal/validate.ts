@@ -11,6 +11,7 @@ import { DuplicateEventId, InvalidArgument } from "../StoreError.ts"
 import { start } from "../Cursor.ts"
 import { parse } from "./cursor.ts"
 import type { Parsed } from "./cursor.ts"
+import { streamIdProblem } from "./streamIdRules.ts"
 
 /** Read options with defaults applied. `from` is undefined for "from the end" on backward reads. */
 export interface ResolvedRead {
@@ -24,8 +25,15 @@ const isNonNegativeInt = (n: number) => Number.isSafeInteger(n) && n >= 0
 
 const invalid = (operation: string, reason: string) => Either.left(new InvalidArgument({ operation, reason }))
 
-export const resolveRead = (options: ReadOptions | undefined): Either.Either<ResolvedRead, InvalidArgument> => {
-  const pageSize = options?.pageSize ?? defaultPageSize
+/** Checks a stream read's stream id (see {@link checkStreamId}) and options, and applies the defaults. */
+export const resolveRead = (
+  streamId: unknown,
+  options: ReadOptions | undefined,
+  storePageSize: number = defaultPageSize
+): Either.Either<ResolvedRead, InvalidArgument> => {
+  const badId = checkStreamId("read", streamId)
+  if (badId !== undefined) return Either.left(badId)
+  const pageSize = options?.pageSize ?? storePageSize
   const direction = options?.direction ?? "forward"
   if (!isPositiveInt(pageSize)) return invalid("read", `pageSize must be a positive integer, got ${pageSize}`)
   if (direction !== "forward" && direction !== "backward") {
@@ -43,8 +51,11 @@ export interface ResolvedReadAll {
   readonly pageSize: number
 }
 
-export const resolveReadAll = (options: ReadAllOptions | undefined): Either.Either<ResolvedReadAll, InvalidArgument> => {
-  const pageSize = options?.pageSize ?? defaultPageSize
+export const resolveReadAll = (
+  options: ReadAllOptions | undefined,
+  storePageSize: number = defaultPageSize
+): Either.Either<ResolvedReadAll, InvalidArgument> => {
+  const pageSize = options?.pageSize ?? storePageSize
   if (!isPositiveInt(pageSize)) return invalid("readAll", `pageSize must be a positive integer, got ${pageSize}`)
   return Either.map(parse("readAll", options?.after ?? start), (after) => ({ after, pageSize }))
 }
@@ -54,15 +65,61 @@ export const resolveReadAll = (options: ReadAllOptions | undefined): Either.Eith
  * to resume after, or `InvalidArgument` for another backend's cursor.
  */
 export const resolveReadAllByPosition = (
-  options: ReadAllOptions | undefined
+  options: ReadAllOptions | undefined,
+  storePageSize: number = defaultPageSize
 ): Either.Either<{ readonly after: number; readonly pageSize: number }, InvalidArgument> =>
-  Either.flatMap(resolveReadAll(options), ({ after, pageSize }) =>
+  Either.flatMap(resolveReadAll(options, storePageSize), ({ after, pageSize }) =>
     after._tag === "Position"
       ? Either.right({ after: after.position, pageSize })
       : invalid(
         "readAll",
         `the cursor ${after.transaction}:${after.position} was made by a PostgreSQL store; this store orders its log by position only`
       ))
+
+/**
+ * Checks a stream id at a store's boundary: a `StreamId` made by a cast (empty,
+ * too long, control characters, a lone surrogate) is refused with
+ * `InvalidArgument`, before any SQL.
+ */
+export const checkStreamId = (operation: string, streamId: unknown): InvalidArgument | undefined => {
+  const problem = streamIdProblem(streamId)
+  return problem === undefined
+    ? undefined
+    : new InvalidArgument({ operation, reason: `invalid stream id ${quote(streamId)}: ${problem}` })
+}
+
+/** A short, printable form of a value for an error's reason. */
+const quote = (value: unknown): string => {
+  if (typeof value !== "string") return String(value)
+  const text = JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value)
+  // JSON.stringify keeps lone surrogates as they are: escape them, so the reason is well-formed
+  return text.replace(/[\uD800-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`)
+}
+
+/**
+ * Why an expected version is not one (an unknown `_tag`, an `Exact` version
+ * that is not a non-negative safe integer), or undefined when it is one. The
+ * type admits `{ _tag: "Exact", version: -1 }`; a store must not.
+ */
+const expectedProblem = (expected: unknown): string | undefined => {
+  if (typeof expected !== "object" || expected === null || !("_tag" in expected)) {
+    return `expected must be an ExpectedVersion, got ${quote(expected)}`
+  }
+  switch (expected._tag) {
+    case "Any":
+    case "NoStream":
+    case "StreamExists":
+      return undefined
+    case "Exact": {
+      const version = (expected as { readonly version?: unknown }).version
+      return typeof version === "number" && isNonNegativeInt(version)
+        ? undefined
+        : `expected version must be a non-negative integer, got ${quote(version)}`
+    }
+    default:
+      return `expected must be Any, NoStream, StreamExists or Exact, got _tag ${quote(expected._tag)}`
+  }
+}
 
 /** A lowercase UUID, the form PostgreSQL's `uuid` reads back. */
 const lowercaseUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -125,6 +182,13 @@ export const checkWrites = (
   const streams = new Set<string>()
   const ids = new Set<string>()
   for (const write of writes) {
+    const badId = checkStreamId("append", write.streamId)
+    if (badId !== undefined) return Either.left(badId)
+    const badExpected = expectedProblem(write.expected)
+    if (badExpected !== undefined) {
+      return invalid("append", `${badExpected} (stream ${JSON.stringify(write.streamId)})`)
+    }
+    if (!Array.isArray(write.events)) return invalid("append", `events must be an array (stream ${JSON.stringify(write.streamId)})`)
     if (streams.has(write.streamId)) {
       return invalid("append", `stream ${JSON.stringify(write.streamId)} appears in more than one write`)
     }

@@ -11,14 +11,15 @@
  * ```ts
  * import { MemoryEventStore } from "eventfold/memory"
  *
- * program.pipe(Effect.provide(MemoryEventStore.layer))
+ * program.pipe(Effect.provide(MemoryEventStore.layer()))
  * ```
  *
  * @since 0.1.0
  */
-import { Chunk, Clock, Effect, Either, Layer, Metric, Option, Stream } from "effect"
+import { Chunk, Clock, Config, Effect, Either, Layer, Metric, Option, Stream } from "effect"
+import type { ConfigError } from "effect/ConfigError"
 import type { StoredEvent } from "../Event.ts"
-import { EventStore, rowsFetched } from "../EventStore.ts"
+import { defaultPageSize, EventStore, rowsFetched } from "../EventStore.ts"
 import type { AppendResult, StreamAppendResult } from "../EventStore.ts"
 import type { AppendError } from "../StoreError.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
@@ -55,15 +56,28 @@ const pages = <A>(events: ReadonlyArray<A>, start: number, end: number, pageSize
   })
 
 /**
+ * Options of {@link make}, {@link layer} and {@link layerConfig}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /** The page size of reads that do not pass one (default `EventStore.defaultPageSize`, 256). */
+  readonly pageSize?: number | undefined
+}
+
+/**
  * Creates an empty in-memory store.
  *
  * @since 0.1.0
+ * @category constructors
  */
-export const make: Effect.Effect<EventStore.Service> = Effect.sync(() => {
+export const make = (options?: Options): Effect.Effect<EventStore.Service> => Effect.sync(() => {
+  const storePageSize = options?.pageSize ?? defaultPageSize
   const state: State = { log: [], streams: new Map(), eventIds: new Set() }
 
   const read: EventStore.Service["read"] = (streamId, options) =>
-    Either.match(resolveRead(options), {
+    Either.match(resolveRead(streamId, options, storePageSize), {
       onLeft: (error) => Stream.fail(error),
       onRight: ({ direction, from, pageSize }) =>
         Stream.suspend(() => {
@@ -77,7 +91,7 @@ export const make: Effect.Effect<EventStore.Service> = Effect.sync(() => {
     })
 
   const readAll: EventStore.Service["readAll"] = (options) =>
-    Either.match(resolveReadAllByPosition(options), {
+    Either.match(resolveReadAllByPosition(options, storePageSize), {
       onLeft: (error) => Stream.fail(error),
       onRight: ({ after, pageSize }) =>
         Stream.suspend(() => pages(state.log, Math.min(after, state.log.length), state.log.length, pageSize, false))
@@ -138,6 +152,26 @@ export const make: Effect.Effect<EventStore.Service> = Effect.sync(() => {
 /**
  * A layer with a fresh, empty in-memory store.
  *
+ * @example
+ * ```ts
+ * program.pipe(Effect.provide(MemoryEventStore.layer({ pageSize: 64 })))
+ * ```
+ *
  * @since 0.1.0
+ * @category layers
  */
-export const layer: Layer.Layer<EventStore> = Layer.effect(EventStore, make)
+export const layer = (options?: Options): Layer.Layer<EventStore> => Layer.effect(EventStore, make(options))
+
+/**
+ * {@link layer} with its options read from `Config`.
+ *
+ * @example
+ * ```ts
+ * MemoryEventStore.layerConfig({ pageSize: Config.integer("EVENTFOLD_PAGE_SIZE") })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = (config: Config.Config.Wrap<Options>): Layer.Layer<EventStore, ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

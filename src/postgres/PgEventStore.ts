@@ -71,18 +71,31 @@
 import { SqlClient } from "@effect/sql"
 import type { PgMigrator } from "@effect/sql-pg"
 import { PgClient } from "@effect/sql-pg"
+import type { SqlError } from "@effect/sql/SqlError"
 import type { ConfigError } from "effect/ConfigError"
 import { Config, Effect, Layer } from "effect"
-import { EventStore } from "../EventStore.ts"
+import { defaultPageSize, EventStore } from "../EventStore.ts"
 import { StoreUnavailable } from "../StoreError.ts"
 import { makeStore, migrate as runMigrations, migrationLoader } from "./internal/store.ts"
 
 /**
- * Options of {@link layerStore}.
+ * Options of {@link make}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface MakeOptions {
+  /** The page size of reads that do not pass one (default `EventStore.defaultPageSize`, 256). */
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * Options of {@link layerFromClient}.
  *
  * @since 0.1.0
+ * @category models
  */
-export interface StoreOptions {
+export interface StoreOptions extends MakeOptions {
   /** Run the schema migrations when the layer is built. Default `true`. */
   readonly runMigrations?: boolean | undefined
 }
@@ -102,7 +115,8 @@ export interface Options extends PgClient.PgClientConfig, StoreOptions {}
  *
  * @since 0.1.0
  */
-export const make: Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> = Effect.map(SqlClient.SqlClient, makeStore)
+export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> =>
+  Effect.map(SqlClient.SqlClient, (sql) => makeStore(sql, options?.pageSize ?? defaultPageSize))
 
 /**
  * The migrations of the eventfold schema, for `@effect/sql`'s Migrator (they
@@ -130,13 +144,17 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
  *
  * @example
  * ```ts
- * const Store = PgEventStore.layerStore().pipe(Layer.provideMerge(PgClient.layer({ url, maxConnections: 20 })))
+ * const Store = PgEventStore.layerFromClient().pipe(Layer.provideMerge(PgClient.layer({ url, maxConnections: 20 })))
  * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category layers
  */
-export const layerStore = (options?: StoreOptions): Layer.Layer<EventStore, StoreUnavailable, SqlClient.SqlClient> =>
-  Layer.effect(EventStore, Effect.zipRight(options?.runMigrations === false ? Effect.void : migrate, make))
+export const layerFromClient = (options?: StoreOptions): Layer.Layer<EventStore, StoreUnavailable, SqlClient.SqlClient> =>
+  Layer.effect(EventStore, Effect.zipRight(options?.runMigrations === false ? Effect.void : migrate, make(options)))
+
+const connectFailure = <E extends { readonly _tag: string }>(error: E | SqlError) =>
+  error._tag === "SqlError" ? new StoreUnavailable({ operation: "connect", cause: error }) : error as Exclude<E, SqlError>
 
 /**
  * The store on its own `@effect/sql-pg` pool: client, migrations and store in one
@@ -148,18 +166,19 @@ export const layerStore = (options?: StoreOptions): Layer.Layer<EventStore, Stor
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options): Layer.Layer<EventStore, StoreUnavailable> => {
-  const { runMigrations, ...client } = options
-  return layerStore({ runMigrations }).pipe(
+  const { pageSize, runMigrations, ...client } = options
+  return layerFromClient({ pageSize, runMigrations }).pipe(
     Layer.provide(PgClient.layer(client)),
-    Layer.catchAll((error) => Layer.fail(error._tag === "SqlError" ? new StoreUnavailable({ operation: "connect", cause: error }) : error))
+    Layer.catchAll((error) => Layer.fail(connectFailure(error)))
   )
 }
 
 /**
- * {@link layer} with the client configuration read from `Config`. By default the
- * connection URL is the secret `DATABASE_URL`.
+ * {@link layer} with its options (client configuration and the store's own) read
+ * from `Config`. By default the connection URL is the secret `DATABASE_URL`.
  *
  * @example
  * ```ts
@@ -167,14 +186,9 @@ export const layer = (options: Options): Layer.Layer<EventStore, StoreUnavailabl
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<PgClient.PgClientConfig> = { url: Config.redacted("DATABASE_URL") },
-  options?: StoreOptions
+  config: Config.Config.Wrap<Options> = { url: Config.redacted("DATABASE_URL") }
 ): Layer.Layer<EventStore, ConfigError | StoreUnavailable> =>
-  layerStore(options).pipe(
-    Layer.provide(PgClient.layerConfig(config)),
-    Layer.catchAll((error) =>
-      Layer.fail(error._tag === "SqlError" ? new StoreUnavailable({ operation: "connect", cause: error }) : error)
-    )
-  )
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -4,6 +4,9 @@
  * - One table, `eventfold_events`, created by numbered migrations shipped in the
  *   package and run by `@effect/sql`'s Migrator (the layers run them unless
  *   `runMigrations: false`).
+ * - The shape every backend module has: {@link make}, {@link layer},
+ *   {@link layerConfig}, {@link migrate} and {@link layerFromClient} (the store
+ *   over a `SqlClient` you bring).
  * - Reads are lazy keyset pages (`version >= next ORDER BY version LIMIT n`, and
  *   by `position` for `readAll`): a page is fetched only when the consumer pulls.
  * - An append is one transaction that takes SQLite's write lock first, then checks
@@ -34,29 +37,20 @@
  *
  * @since 0.1.0
  */
-import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
-import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
+import type { SqlClient } from "@effect/sql"
+import type { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import type { ConfigError } from "effect/ConfigError"
-import { Cause, Clock, Config, Data, Duration, Effect, Either, Layer, Option, Schedule } from "effect"
+import type { Duration } from "effect"
+import { Config, Effect, Layer } from "effect"
 import { EventStore } from "../EventStore.ts"
-import type { AppendResult, StreamAppendResult, StreamWrite } from "../EventStore.ts"
-import * as ExpectedVersion from "../ExpectedVersion.ts"
-import { DuplicateEventId, StoreUnavailable, WrongExpectedVersion } from "../StoreError.ts"
-import type { AppendError } from "../StoreError.ts"
-import type { StreamId } from "../StreamId.ts"
-import { keysetReads } from "../internal/keyset.ts"
-import type { Row } from "../internal/keyset.ts"
-import { checkWrites } from "../internal/validate.ts"
-import { journalModeProblem } from "./internal/journalMode.ts"
-import { eventsTable, migrations as migrationRecord, migrationsTable } from "./internal/migrations.ts"
-import { driverDefectsAsUnavailable } from "../internal/driverDefects.ts"
-import { transaction } from "../internal/transaction.ts"
+import type { StoreUnavailable } from "../StoreError.ts"
+import * as internal from "./internal/store.ts"
 
 /**
- * Options of {@link make} and {@link layerStore}.
+ * Options of {@link make}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface MakeOptions {
   /**
@@ -65,12 +59,15 @@ export interface MakeOptions {
    * Default 5 seconds.
    */
   readonly busyTimeout?: Duration.DurationInput | undefined
+  /** The page size of reads that do not pass one (default `EventStore.defaultPageSize`, 256). */
+  readonly pageSize?: number | undefined
 }
 
 /**
- * Options of {@link layerStore}.
+ * Options of {@link layerFromClient}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StoreOptions extends MakeOptions {
   /** Run the schema migrations when the layer is built. Default `true`. */
@@ -81,6 +78,7 @@ export interface StoreOptions extends MakeOptions {
  * Options of {@link layer} and {@link layerConfig}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options extends StoreOptions {
   /** The database file (created if missing). `":memory:"` gives a private in-memory database. */
@@ -88,111 +86,12 @@ export interface Options extends StoreOptions {
 }
 
 /**
- * The default of {@link MakeOptions.busyTimeout}.
+ * The default of {@link MakeOptions.busyTimeout}: 5 seconds.
  *
  * @since 0.1.0
+ * @category constants
  */
-export const defaultBusyTimeout: Duration.Duration = Duration.seconds(5)
-
-// ---------------------------------------------------------------------------
-// Errors of the driver, classified
-
-/** The database is locked by another connection: worth waiting and retrying. */
-class Busy extends Data.TaggedError("Busy")<{ readonly cause: SqlError }> {}
-
-/** The insert hit `UNIQUE (stream_id, version)`: a writer got there first. */
-class VersionTaken extends Data.TaggedError("VersionTaken")<{ readonly cause: SqlError }> {}
-
-/** The insert hit `UNIQUE (event_id)`. */
-class EventIdTaken extends Data.TaggedError("EventIdTaken")<{ readonly cause: SqlError }> {}
-
-const sqliteCode = (error: SqlError): string => {
-  const cause = error.cause
-  if (typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string") return cause.code
-  return ""
-}
-
-const causeMessage = (error: SqlError): string => error.cause instanceof Error ? error.cause.message : ""
-
-const isBusyCode = (code: string) => code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")
-
-/** Busy errors become `Busy`; every other driver error is `StoreUnavailable`. */
-const classify = (operation: string) => (error: SqlError): Busy | StoreUnavailable =>
-  isBusyCode(sqliteCode(error)) ? new Busy({ cause: error }) : new StoreUnavailable({ operation, cause: error })
-
-/** Like {@link classify}, and also recognizes the two unique constraints of an insert. */
-const classifyInsert = (error: SqlError): Busy | StoreUnavailable | VersionTaken | EventIdTaken => {
-  const code = sqliteCode(error)
-  if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-    const message = causeMessage(error)
-    if (message.includes(`${eventsTable}.event_id`)) return new EventIdTaken({ cause: error })
-    if (message.includes(`${eventsTable}.stream_id`)) return new VersionTaken({ cause: error })
-  }
-  return classify("append")(error)
-}
-
-/**
- * Retries while the database is busy, with short jittered backoff (2 ms doubling,
- * at most 50 ms apart) until `budget` has elapsed; then the busy error becomes
- * `StoreUnavailable`. The waiting is `Effect.sleep`, so the event loop (and the
- * connection holding the lock, when it lives in this process) keeps running.
- */
-const retryBusy = (operation: string, budget: Duration.Duration) => {
-  const schedule = Schedule.exponential(Duration.millis(2), 2).pipe(
-    Schedule.union(Schedule.spaced(Duration.millis(50))),
-    Schedule.jittered,
-    Schedule.upTo(budget)
-  )
-  return <A, E, R>(self: Effect.Effect<A, E | Busy, R>): Effect.Effect<A, Exclude<E, Busy> | StoreUnavailable, R> =>
-    self.pipe(
-      Effect.retry({ schedule, while: (error) => error instanceof Busy }),
-      Effect.catchIf(
-        (error): error is Busy => error instanceof Busy,
-        (error) => Effect.fail(new StoreUnavailable({ operation, cause: error.cause }))
-      )
-    ) as Effect.Effect<A, Exclude<E, Busy> | StoreUnavailable, R>
-}
-
-// ---------------------------------------------------------------------------
-// SQL text, built once
-
-const streamColumns = "position, version, event_id, type, data, metadata, recorded_at"
-const readForwardSql =
-  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`
-const readBackwardSql =
-  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?`
-const readAllSql =
-  `SELECT position, stream_id, version, event_id, type, data, metadata, recorded_at FROM ${eventsTable} WHERE position > ? ORDER BY position LIMIT ?`
-const headSql = `SELECT max(version) FROM ${eventsTable} WHERE stream_id = ?`
-/**
- * A write that touches no row but makes SQLite take the write lock. The store's
- * own appends begin with `BEGIN IMMEDIATE`; an append inside a caller's
- * transaction (which may have begun deferred) runs this first instead. Either
- * way the versions are checked under the lock, and a deferred read-then-write
- * can no longer fail with `SQLITE_BUSY_SNAPSHOT`.
- */
-const takeWriteLockSql = `UPDATE ${eventsTable} SET position = position WHERE 0`
-
-/** Rows per INSERT statement: 7 parameters a row, well under SQLite's 32766. */
-const insertChunk = 500
-const insertSqlCache = new Map<number, string>()
-const insertSql = (rows: number): string => {
-  let text = insertSqlCache.get(rows)
-  if (text === undefined) {
-    text = `INSERT INTO ${eventsTable} (stream_id, version, event_id, type, data, metadata, recorded_at) VALUES ` +
-      Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ")
-    insertSqlCache.set(rows, text)
-  }
-  return text
-}
-
-interface RunResult {
-  readonly changes: number
-  readonly lastInsertRowid: number | bigint
-}
-
-// ---------------------------------------------------------------------------
-// Constructors
+export const defaultBusyTimeout: Duration.Duration = internal.defaultBusyTimeout
 
 /**
  * Builds the store over the `SqlClient` in context, which must be a SQLite client
@@ -201,186 +100,30 @@ interface RunResult {
  * {@link layerClient} does) so that waiting for a lock never blocks the event loop.
  *
  * @since 0.1.0
+ * @category constructors
  */
-export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> =>
-  Effect.map(SqlClient.SqlClient, (sql) => {
-    const budget = Duration.decode(options?.busyTimeout ?? defaultBusyTimeout)
-    const retryRead = retryBusy("read", budget)
-    const retryAppend = retryBusy("append", budget)
-
-    const fetch = (text: string, params: ReadonlyArray<unknown>) =>
-      sql.unsafe<Row>(text, params).values.pipe(Effect.mapError(classify("read")), retryRead)
-
-    const { read, readAll } = keysetReads({
-      forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
-      backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
-      all: (cursor, pageSize) => fetch(readAllSql, [cursor, pageSize])
-    })
-
-    const head = (streamId: StreamId) =>
-      Effect.map(sql.unsafe(headSql, [streamId]).values, (rows) => (rows[0]?.[0] as number | null | undefined) ?? 0)
-
-    /** After a `(stream_id, version)` collision: re-read the heads (still under the lock) and name the stream. */
-    const conflictAfterCollision = (writes: ReadonlyArray<StreamWrite>) =>
-      Effect.flatMap(
-        Effect.forEach(writes, (write) => Effect.map(head(write.streamId), (current) => [write, current] as const)),
-        (heads) => {
-          const stale = heads.find(([write, current]) => !ExpectedVersion.matches(write.expected, current)) ??
-            heads.find(([write]) => write.events.length > 0) ?? heads[0]!
-          return Effect.fail(new WrongExpectedVersion({ streamId: stale[0].streamId, expected: stale[0].expected, actual: stale[1] }))
-        }
-      )
-
-    const insertAll = (writes: ReadonlyArray<StreamWrite>, heads: ReadonlyArray<number>, recordedAt: number) =>
-      Effect.suspend(() => {
-        const statements: Array<readonly [string, Array<unknown>, number]> = []
-        let params: Array<unknown> = []
-        let rows = 0
-        for (let w = 0; w < writes.length; w++) {
-          const write = writes[w]!
-          let version = heads[w]!
-          for (const event of write.events) {
-            version++
-            params.push(write.streamId, version, event.eventId, event.type, event.data, event.metadata, recordedAt)
-            rows++
-            if (rows === insertChunk) {
-              statements.push([insertSql(rows), params, rows])
-              params = []
-              rows = 0
-            }
-          }
-        }
-        if (rows > 0) statements.push([insertSql(rows), params, rows])
-        return Effect.map(
-          Effect.forEach(statements, ([text, values, count]) =>
-            Effect.map(sql.unsafe(text, values).raw, (result) => {
-              const last = Number((result as RunResult).lastInsertRowid)
-              const positions = new Array<number>(count)
-              for (let i = 0; i < count; i++) positions[i] = last - count + 1 + i
-              return positions
-            })),
-          (chunks) => chunks.flat()
-        )
-      })
-
-    // BEGIN IMMEDIATE takes the write lock at once; inside a caller's (perhaps
-    // deferred) transaction the lock-taking UPDATE does the same.
-    const appendTransaction = transaction(sql, "append", "BEGIN IMMEDIATE")
-    const takeWriteLockWhenNested = Effect.flatMap(
-      Effect.serviceOption(SqlClient.TransactionConnection),
-      (outer) => Option.isSome(outer) ? sql.unsafe(takeWriteLockSql).raw : Effect.void
-    )
-    const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: number) =>
-      appendTransaction(Effect.gen(function*() {
-        yield* takeWriteLockWhenNested
-        const heads: Array<number> = []
-        for (const write of writes) {
-          const current = yield* head(write.streamId)
-          if (!ExpectedVersion.matches(write.expected, current)) {
-            return yield* new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current })
-          }
-          heads.push(current)
-        }
-        const positions = yield* insertAll(writes, heads, recordedAt).pipe(
-          Effect.catchTag(
-            "SqlError",
-            (error): Effect.Effect<never, WrongExpectedVersion | SqlError | Busy | StoreUnavailable | EventIdTaken> => {
-              const classified = classifyInsert(error)
-              return classified._tag === "VersionTaken" ? conflictAfterCollision(writes) : Effect.fail(classified)
-            }
-          )
-        )
-        const streams: Array<StreamAppendResult> = writes.map((write, i) => ({
-          streamId: write.streamId,
-          version: heads[i]! + write.events.length
-        }))
-        return { streams, positions } satisfies AppendResult
-      })).pipe(
-        Effect.catchTag("SqlError", (error) => Effect.fail(classify("append")(error)))
-      )
-
-    /** Which of the append's ids is already stored (looked up after the rollback). */
-    const duplicateOf = (writes: ReadonlyArray<StreamWrite>, cause: SqlError) =>
-      Effect.gen(function*() {
-        for (const write of writes) {
-          for (let i = 0; i < write.events.length; i += insertChunk) {
-            const ids = write.events.slice(i, i + insertChunk).map((event) => event.eventId)
-            const found = yield* sql.unsafe(
-              `SELECT event_id FROM ${eventsTable} WHERE event_id IN (${ids.map(() => "?").join(", ")}) LIMIT 1`,
-              ids
-            ).values
-            const eventId = found[0]?.[0]
-            if (typeof eventId === "string") return new DuplicateEventId({ eventId, streamId: write.streamId })
-          }
-        }
-        return new StoreUnavailable({ operation: "append", cause })
-      }).pipe(Effect.catchAll((error) => Effect.succeed(new StoreUnavailable({ operation: "append", cause: error }))))
-
-    const append: EventStore.Service["append"] = (input) =>
-      Effect.suspend((): Effect.Effect<AppendResult, AppendError> => {
-        const checked = checkWrites(input)
-        if (Either.isLeft(checked)) return Effect.fail(checked.left)
-        const writes = checked.right
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          attempt(writes, now).pipe(
-            retryAppend,
-            Effect.catchTag("EventIdTaken", (error) => Effect.flatMap(duplicateOf(writes, error.cause), Effect.fail))
-          ))
-      })
-
-    return EventStore.of({ read, readAll, append })
-  })
+export const make: (options?: MakeOptions) => Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> = internal.make
 
 /**
  * The migrations of the eventfold schema, for `@effect/sql`'s Migrator (they
  * ship in code; nothing is read from disk).
  *
  * @since 0.1.0
+ * @category migrations
  */
-export const migrations: SqliteMigrator.Loader = SqliteMigrator.fromRecord(migrationRecord)
+export const migrations: SqliteMigrator.Loader = internal.loader
 
 /**
  * Runs the pending migrations on the `SqlClient` in context, recording them in
  * the `eventfold_migrations` table. Returns the `[id, name]` of those it ran.
  * Safe to run from several connections at once: one applies them, the others
- * wait for the lock and find nothing left to do.
+ * wait for the lock (up to {@link defaultBusyTimeout}) and find nothing left to do.
  *
  * @since 0.1.0
+ * @category migrations
  */
-export const migrate = (
-  options?: MakeOptions
-): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StoreUnavailable, SqlClient.SqlClient> =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    // The Migrator reads, then writes, in a deferred transaction, and treats a
-    // failed write as "another process is migrating" without waiting for it. So
-    // the write lock is taken first, on the Migrator's own table (same DDL as the
-    // Migrator's), and the Migrator runs inside that transaction.
-    sql.unsafe(createMigrationsTableSql).raw.pipe(
-      Effect.zipRight(transaction(sql, "migrate")(
-        Effect.zipRight(
-          sql.unsafe(lockMigrationsSql).raw,
-          SqliteMigrator.make({})({ loader: migrations, table: migrationsTable })
-        )
-      ))
-    )).pipe(
-      Effect.mapError((error) =>
-        error._tag === "SqlError"
-          ? classify("migrate")(error)
-          : error._tag === "StoreUnavailable"
-          ? error
-          : new StoreUnavailable({ operation: "migrate", cause: error })
-      ),
-      // a migration that fails dies with the Migrator's MigrationError
-      driverDefectsAsUnavailable("migrate"),
-      retryBusy("migrate", Duration.decode(options?.busyTimeout ?? defaultBusyTimeout))
-    )
-
-const createMigrationsTableSql = `CREATE TABLE IF NOT EXISTS ${migrationsTable} (
-  migration_id integer PRIMARY KEY NOT NULL,
-  created_at datetime NOT NULL DEFAULT current_timestamp,
-  name VARCHAR(255) NOT NULL
-)`
-const lockMigrationsSql = `UPDATE ${migrationsTable} SET migration_id = migration_id WHERE 0`
+export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StoreUnavailable, SqlClient.SqlClient> =
+  internal.migrate()
 
 /**
  * A SQLite client for the store: `@effect/sql-sqlite-node`'s client on `filename`
@@ -394,44 +137,30 @@ const lockMigrationsSql = `UPDATE ${migrationsTable} SET migration_id = migratio
  * memory, a VFS without WAL support): the store's concurrency relies on it.
  *
  * @since 0.1.0
+ * @category layers
  */
-export const layerClient = (
+export const layerClient: (
   options: { readonly filename: string }
-): Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StoreUnavailable> =>
-  SqliteClient.layer({ filename: options.filename }).pipe(
-    Layer.tap((context) =>
-      Effect.flatMap(Effect.provide(SqlClient.SqlClient, context), (sql) =>
-        Effect.gen(function*() {
-          yield* sql.unsafe("PRAGMA busy_timeout = 0").raw
-          const [row] = yield* sql.unsafe("PRAGMA journal_mode").values
-          const problem = journalModeProblem(options.filename, String(row?.[0]))
-          if (problem !== undefined) return yield* new StoreUnavailable({ operation: "open", cause: new Error(problem) })
-        }))
-    ),
-    // `new Database(filename)` throws inside the client's constructor: a defect,
-    // which `Layer.catchAll` would not see.
-    Layer.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Layer.failCause(cause as Cause.Cause<never>) // interruption only: it holds no failure
-        : Layer.fail(Option.getOrElse(
-          Cause.failureOption(cause).pipe(Option.filter((error) => error instanceof StoreUnavailable)),
-          () => new StoreUnavailable({ operation: "open", cause: Cause.squash(cause) })
-        ))
-    )
-  )
+) => Layer.Layer<SqliteClient.SqliteClient | SqlClient.SqlClient, StoreUnavailable> = internal.layerClient
 
 /**
- * The store over the `SqlClient` in context, migrating the schema first unless
- * `runMigrations` is `false`.
+ * The store over the `SqlClient` in context (a SQLite client), migrating the
+ * schema first unless `runMigrations` is `false`.
  *
- * @since 0.1.0
+ * @example
+ * ```ts
+ * const Live = SqliteEventStore.layerFromClient().pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename })))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
  */
-export const layerStore = (
+export const layerFromClient = (
   options?: StoreOptions
 ): Layer.Layer<EventStore, StoreUnavailable, SqlClient.SqlClient> =>
   Layer.effect(
     EventStore,
-    Effect.zipRight(options?.runMigrations === false ? Effect.void : migrate(options), make(options))
+    Effect.zipRight(options?.runMigrations === false ? Effect.void : internal.migrate(options), make(options))
   )
 
 /**
@@ -444,9 +173,10 @@ export const layerStore = (
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options): Layer.Layer<EventStore, StoreUnavailable> =>
-  layerStore(options).pipe(Layer.provide(layerClient(options)))
+  layerFromClient(options).pipe(Layer.provide(layerClient(options)))
 
 /**
  * {@link layer} with its options read from `Config`. By default the file name is
@@ -458,6 +188,7 @@ export const layer = (options: Options): Layer.Layer<EventStore, StoreUnavailabl
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig = (
   config: Config.Config.Wrap<Options> = { filename: Config.string("EVENTFOLD_SQLITE_FILE") }

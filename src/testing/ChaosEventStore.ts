@@ -13,7 +13,7 @@
  * import { ChaosEventStore } from "eventfold/testing"
  *
  * const Flaky = ChaosEventStore.layer({ seed: 42, appendConflictRate: 0.3 }).pipe(
- *   Layer.provide(MemoryEventStore.layer)
+ *   Layer.provide(MemoryEventStore.layer())
  * )
  * ```
  *

@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * it.effect.prop("the account matches a plain balance model", [Property.commands(accountCommand)], ([commands]) =>
- *   Property.checkModel(account, balanceModel, commands).pipe(Effect.provide(Executor.layer()), Effect.provide(MemoryEventStore.layer)))
+ *   Property.checkModel(account, balanceModel, commands).pipe(Effect.provide(Executor.layer()), Effect.provide(MemoryEventStore.layer())))
  * ```
  *
  * @since 0.1.0

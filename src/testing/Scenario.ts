@@ -30,7 +30,7 @@ import * as Cursor from "../Cursor.ts"
 import type { Decider, Decision, EventFor } from "../Decider.ts"
 import { fold, isEventFor, streamsOf } from "../Decider.ts"
 import type { EventData } from "../Event.ts"
-import { EventStore, typedWith } from "../EventStore.ts"
+import { EventStore, typedFrom } from "../EventStore.ts"
 import * as Executor from "../Executor.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
 import { MemoryEventStore } from "../memory/index.ts"
@@ -385,14 +385,14 @@ export const executor = <C, S, E extends Tagged, Err, StoreErr = never>(
   model: Decider<C, S, E, Err>,
   options: ExecutorOptions<StoreErr> = {}
 ) => {
-  const storeLayer: Layer.Layer<EventStore, StoreErr> = options.store ?? MemoryEventStore.layer
+  const storeLayer: Layer.Layer<EventStore, StoreErr> = options.store ?? MemoryEventStore.layer()
   const tracked = TrackingEventStore.layer.pipe(Layer.provideMerge(storeLayer))
 
   const when = (history: ReadonlyArray<EventFor<E>>) =>
   (command: C): Then<Effect.Effect<void, ExecutorScenarioError<StoreErr>>, E, Err | Executor.ExecuteError> => {
     const run = Effect.gen(function*() {
       const store = yield* EventStore
-      const typed = typedWith(store, model.codec)
+      const typed = typedFrom(store, model.codec)
       for (const { event, streamId } of history) {
         // With `Any` a conflict is impossible; a store that reports one is broken.
         yield* typed.append({ streamId, expected: ExpectedVersion.any, events: [event] }).pipe(
@@ -444,7 +444,7 @@ const decodeData = <C, S, E extends Tagged, Err>(model: Decider<C, S, E, Err>, s
  */
 export const stateOf = <C, S, E extends Tagged, Err>(model: Decider<C, S, E, Err>, command: C) =>
   Effect.gen(function*() {
-    const store = typedWith(yield* EventStore, model.codec)
+    const store = typedFrom(yield* EventStore, model.codec)
     let state = model.initialState
     for (const streamId of streamsOf(model, command)) {
       state = yield* Stream.runFold(store.read(streamId), state, (s, e) => model.evolve(s, e.data, streamId))

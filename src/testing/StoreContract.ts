@@ -449,6 +449,72 @@ export const suite = <E>(name: string, options: Options<E>): void => {
           }))
       )
 
+      it.live(
+        "an expected version that is not one (Exact -1, NaN, 1.5, Infinity, an unknown _tag) fails with InvalidArgument and writes nothing",
+        () =>
+          run(Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cases: ReadonlyArray<readonly [string, unknown]> = [
+              ["Exact -1", { _tag: "Exact", version: -1 }],
+              ["Exact NaN", { _tag: "Exact", version: Number.NaN }],
+              ["Exact 1.5", { _tag: "Exact", version: 1.5 }],
+              ["Exact Infinity", { _tag: "Exact", version: Infinity }],
+              ["Exact without a version", { _tag: "Exact" }],
+              ["Exact with a string version", { _tag: "Exact", version: "0" }],
+              ["an unknown _tag", { _tag: "Whatever" }]
+            ]
+            for (const [label, expected] of cases) {
+              const bad = expected as ExpectedVersion.ExpectedVersion
+              const alone = yield* Effect.flip(store.append(write(sid("bad-expected"), bad, yield* deposits(1))))
+              expect(alone, label).toBeInstanceOf(StoreError.InvalidArgument)
+              const error = yield* Effect.flip(store.append([
+                write(sid("bad-expected-neighbour"), ExpectedVersion.any, yield* deposits(1)),
+                write(sid("bad-expected"), bad, [])
+              ]))
+              expect(error, label).toMatchObject({ _tag: "InvalidArgument", operation: "append" })
+            }
+            expect(yield* readVersions(sid("bad-expected"))).toEqual([])
+            expect(yield* readVersions(sid("bad-expected-neighbour"))).toEqual([])
+            expect(Chunk.size(yield* Stream.runCollect(store.readAll()))).toBe(0)
+          }))
+      )
+
+      it.live(
+        "a stream id made by a cast (empty, 201 characters, NUL, control characters, a lone surrogate) fails append and read with InvalidArgument and writes nothing",
+        () =>
+          run(Effect.gen(function*() {
+            const store = yield* EventStore.EventStore
+            const cases: ReadonlyArray<readonly [string, string]> = [
+              ["empty", ""],
+              ["201 characters", "x".repeat(201)],
+              ["a NUL", "a\u0000b"],
+              ["a newline", "a\nb"],
+              ["a DEL", "a\u007fb"],
+              ["a lone high surrogate", "a\uD800b"],
+              ["a lone low surrogate", "\uDC00"]
+            ]
+            for (const [label, id] of cases) {
+              const bad = id as StreamId.StreamId
+              const error = yield* Effect.flip(store.append(write(bad, ExpectedVersion.any, yield* deposits(1))))
+              expect(error, label).toBeInstanceOf(StoreError.InvalidArgument)
+              expect(error, label).toMatchObject({ _tag: "InvalidArgument", operation: "append" })
+              const both = yield* Effect.flip(store.append([
+                write(sid("good-id-neighbour"), ExpectedVersion.any, yield* deposits(1)),
+                write(bad, ExpectedVersion.noStream, [])
+              ]))
+              expect(both._tag, label).toBe("InvalidArgument")
+              const read = yield* Effect.flip(Stream.runCollect(store.read(bad)))
+              expect(read, label).toMatchObject({ _tag: "InvalidArgument", operation: "read" })
+            }
+            // 200 characters is the limit, and allowed
+            const longest = sid("y".repeat(200))
+            yield* store.append(write(longest, ExpectedVersion.noStream, yield* deposits(1)))
+            expect(yield* readVersions(longest)).toEqual([1])
+            const all = Chunk.toReadonlyArray(yield* Stream.runCollect(store.readAll()))
+            expect(all.map((e) => e.streamId)).toEqual([longest])
+          }))
+      )
+
       it.live("an event id that is already stored is rejected and nothing of that append is written", () =>
         run(Effect.gen(function*() {
           const store = yield* EventStore.EventStore

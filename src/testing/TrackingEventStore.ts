@@ -6,7 +6,7 @@
  * ```ts
  * import { TrackingEventStore } from "eventfold/testing"
  *
- * const StoreLive = TrackingEventStore.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
+ * const StoreLive = TrackingEventStore.layer.pipe(Layer.provideMerge(MemoryEventStore.layer()))
  *
  * const program = Effect.gen(function* () {
  *   // ... run commands ...
@@ -91,7 +91,7 @@ export const make = (store: EventStore.Service): Effect.Effect<{
 /**
  * Replaces the `EventStore` in context with a tracking wrapper and provides
  * `Tracking`. Compose it over any store layer:
- * `TrackingEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer))`.
+ * `TrackingEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer()))`.
  *
  * @since 0.1.0
  */

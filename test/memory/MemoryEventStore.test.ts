@@ -1,4 +1,4 @@
 import { MemoryEventStore } from "eventfold/memory"
 import { StoreContract } from "eventfold/testing/vitest"
 
-StoreContract.suite("MemoryEventStore", { makeStore: () => MemoryEventStore.layer })
+StoreContract.suite("MemoryEventStore", { makeStore: () => MemoryEventStore.layer() })

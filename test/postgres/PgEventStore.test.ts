@@ -57,7 +57,7 @@ interface ClientOptions {
 
 /** A store on the schema of `url`, together with its `SqlClient` (for raw SQL in the test). */
 const storeAndClientAt = (url: string, options: ClientOptions = {}) =>
-  PgEventStore.layerStore().pipe(
+  PgEventStore.layerFromClient().pipe(
     Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: options.maxConnections, idleTimeout: options.idleTimeout }))
   )
 

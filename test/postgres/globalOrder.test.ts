@@ -27,7 +27,7 @@ describe("PostgreSQL global order under concurrent writers", () => {
     Effect.scoped(Effect.gen(function*() {
       const url = yield* freshSchemaUrl(db().url)
       const context = yield* Layer.build(
-        PgEventStore.layerStore().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 12 })))
+        PgEventStore.layerFromClient().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 12 })))
       )
       const store = Context.get(context, EventStore.EventStore)
       const sql = Context.get(context, SqlClient.SqlClient)

@@ -95,7 +95,7 @@ const program = Effect.gen(function*() {
   yield* Effect.addFinalizer(() => Effect.orDie(admin.unsafe(`DROP SCHEMA ${schema} CASCADE`).raw))
 
   const context = yield* Layer.build(
-    PgEventStore.layerStore().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 16 })))
+    PgEventStore.layerFromClient().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 16 })))
   )
   const store = Context.get(context, EventStore.EventStore)
   const sql = Context.get(context, SqlClient.SqlClient)

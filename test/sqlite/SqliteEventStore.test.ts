@@ -26,7 +26,7 @@ const deposits = (n: number, first = 1) => Effect.forEach(Arr.range(first, first
 
 /** A store and the SqlClient it runs on, sharing one connection. */
 const storeWithClient = (filename: string, options?: SqliteEventStore.StoreOptions) =>
-  SqliteEventStore.layerStore(options).pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename })))
+  SqliteEventStore.layerFromClient(options).pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename })))
 
 const readAmounts = (streamId: StreamId.StreamId) =>
   Effect.flatMap(EventStore.EventStore, (store) => Stream.runCollect(store.read(streamId))).pipe(
@@ -331,8 +331,8 @@ describe("SqliteEventStore", () => {
     it.live("with runMigrations false, migrate creates the schema once, records it, and the store works", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        expect(yield* SqliteEventStore.migrate()).toEqual([[1, "create_events"]])
-        expect(yield* SqliteEventStore.migrate()).toEqual([])
+        expect(yield* SqliteEventStore.migrate).toEqual([[1, "create_events"]])
+        expect(yield* SqliteEventStore.migrate).toEqual([])
         const tables = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'eventfold%' ORDER BY name`
         expect(tables.map((t) => t.name)).toEqual(["eventfold_events", "eventfold_migrations"])
         const applied = yield* sql<{ migration_id: number; name: string }>`SELECT migration_id, name FROM eventfold_migrations`

@@ -90,6 +90,6 @@ describe("Arbitraries", () => {
           else expect(Either.getLeft(result)).toMatchObject({ value: { _tag: "WrongExpectedVersion", actual: model[which] } })
         }
         for (const [i, id] of ids.entries()) expect(yield* Stream.runCount(store.read(id))).toBe(model[i])
-      }).pipe(Effect.provide(MemoryEventStore.layer))
+      }).pipe(Effect.provide(MemoryEventStore.layer()))
   )
 })

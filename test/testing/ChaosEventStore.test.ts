@@ -5,7 +5,7 @@ import { MemoryEventStore } from "eventfold/memory"
 import { ChaosEventStore } from "eventfold/testing"
 import { StoreContract } from "eventfold/testing/vitest"
 
-const chaotic = (options: ChaosEventStore.Options) => ChaosEventStore.layer(options).pipe(Layer.provideMerge(MemoryEventStore.layer))
+const chaotic = (options: ChaosEventStore.Options) => ChaosEventStore.layer(options).pipe(Layer.provideMerge(MemoryEventStore.layer()))
 
 StoreContract.suite("ChaosEventStore with every rate at zero", { makeStore: () => chaotic({ seed: 1 }) })
 
@@ -57,7 +57,7 @@ describe("ChaosEventStore", () => {
       const error = yield* Effect.flip(store.append({ streamId: stream, expected: ExpectedVersion.unsafeExact(1), events: [event] }))
       expect(error).toMatchObject({ _tag: "WrongExpectedVersion", streamId: "ticks", actual: 1 })
       expect(yield* Stream.runCount(inner.read(stream))).toBe(1)
-    }).pipe(Effect.provide(MemoryEventStore.layer)))
+    }).pipe(Effect.provide(MemoryEventStore.layer())))
 
   it.effect("conflicts are injected only into appends that check an expected version, and name a write that does", () =>
     Effect.gen(function*() {
@@ -97,7 +97,7 @@ describe("ChaosEventStore", () => {
       expect(new Set(named)).toEqual(new Set(["b", "c"]))
       expect(yield* Stream.runCount(inner.read(a))).toBe(20)
       expect(yield* Stream.runCount(inner.read(b))).toBe(0)
-    }).pipe(Effect.provide(MemoryEventStore.layer)))
+    }).pipe(Effect.provide(MemoryEventStore.layer())))
 
   it.effect("an injected read failure comes after at most readFailureMaxEvents events", () =>
     Effect.gen(function*() {

@@ -6,7 +6,7 @@ import { ChaosEventStore, Property } from "eventfold/testing"
 import type { Command } from "./fixtures/Account.ts"
 import { account, command, model, sloppyAccount } from "./fixtures/Account.ts"
 
-const onMemory = Executor.layerOn(MemoryEventStore.layer)
+const onMemory = Executor.layerOn(MemoryEventStore.layer())
 
 /** Many retries: with 30% injected conflicts, five attempts would sometimes run out. */
 const patient = Executor.layer({
@@ -43,7 +43,7 @@ describe("Property", () => {
     ([commands, seed]) =>
       Effect.asVoid(Property.checkModel(account, model, commands)).pipe(
         Effect.provide(
-          patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer))
+          patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer()))
         )
       ),
     { fastCheck: { numRuns: 25 } }
@@ -57,7 +57,7 @@ describe("Property", () => {
       expect(conflicts).toBeGreaterThan(3)
     }).pipe(
       Effect.provide(
-        patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 5, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer))
+        patient.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 5, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer()))
       )
     ))
 
@@ -119,7 +119,7 @@ describe("Property.checkModel's virtual clock", () => {
         yield* Property.checkModel(account, model, commands)
         return yield* ChaosEventStore.faults
       }).pipe(
-        Effect.provide(sleepy.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 9, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer)))
+        Effect.provide(sleepy.pipe(Layer.provideMerge(ChaosEventStore.layer({ seed: 9, appendConflictRate: 0.3 })), Layer.provide(MemoryEventStore.layer())))
       )
     )
     expect(faults.filter((fault) => fault._tag === "Conflict").length).toBeGreaterThan(0)

@@ -6,7 +6,7 @@ import { TrackingEventStore } from "eventfold/testing"
 import { StoreContract } from "eventfold/testing/vitest"
 import { Schema } from "effect"
 
-const tracked = () => TrackingEventStore.layer.pipe(Layer.provideMerge(MemoryEventStore.layer))
+const tracked = () => TrackingEventStore.layer.pipe(Layer.provideMerge(MemoryEventStore.layer()))
 
 StoreContract.suite("TrackingEventStore over memory", { makeStore: tracked })
 

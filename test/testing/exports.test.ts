@@ -58,7 +58,7 @@ describe("eventfold/testing entry points", () => {
       const error = yield* Effect.flip(Scenario.executor(account, { store: down }).when(new Open({ id: "a" })).thenNothing())
       expect(error).toEqual(new StoreDown({ reason: "no disk" }))
       // A working layer passed the same way runs the scenario as usual.
-      yield* Scenario.executor(account, { store: MemoryEventStore.layer })
+      yield* Scenario.executor(account, { store: MemoryEventStore.layer() })
         .when(new Open({ id: "a" }))
         .then([{ streamId: streamOf("a"), event: new Opened() }])
     }))

@@ -43,7 +43,7 @@ it("withdrawing more than the balance is refused", () =>
 const ada = StreamId.unsafeMake("account-ada")
 
 it.effect("a withdrawal appends to the account's stream", () =>
-  Scenario.executor(account, { store: MemoryEventStore.layer })
+  Scenario.executor(account, { store: MemoryEventStore.layer() })
     .given([{ streamId: ada, event: new Deposited({ amount: 100 }) }])
     .when(new Withdraw({ account: "ada", amount: 30 }))
     .then([{ streamId: ada, event: new Withdrawn({ amount: 30 }) }]))
@@ -64,12 +64,12 @@ const balanceModel: Property.Model<Deposit | Withdraw, number, number> = {
 
 it.effect.prop("accounts match a plain model", [Property.commands(commandArbitrary)], ([commands]) =>
   Property.checkModel(account, balanceModel, commands).pipe(
-    Effect.provide(Executor.layerOn(MemoryEventStore.layer))))
+    Effect.provide(Executor.layerOn(MemoryEventStore.layer()))))
 
 import { ChaosEventStore, TrackingEventStore } from "eventfold/testing"
 
 const Flaky = ChaosEventStore.layer({ seed: 42, appendConflictRate: 0.3 }).pipe(
-  Layer.provideMerge(MemoryEventStore.layer))
+  Layer.provideMerge(MemoryEventStore.layer()))
 const Tracked = TrackingEventStore.layer.pipe(Layer.provideMerge(Flaky))
 
 it.effect("ten deposits go through a store that conflicts on 30% of appends", () =>

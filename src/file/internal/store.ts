@@ -252,7 +252,7 @@ export const open = (
     type StreamCursor = readonly [next: number, cache: Map<number, Array<StoredEvent>>]
 
     const read: EventStore.Service["read"] = (streamId, options) =>
-      Either.match(resolveRead({ ...options, pageSize: options?.pageSize ?? settings.pageSize }), {
+      Either.match(resolveRead(streamId, options, settings.pageSize), {
         onLeft: (error) => Stream.fail(error),
         onRight: ({ direction, from, pageSize }) =>
           Stream.suspend(() => {
@@ -304,7 +304,7 @@ export const open = (
     }
 
     const readAll: EventStore.Service["readAll"] = (options) =>
-      Either.match(resolveReadAllByPosition({ ...options, pageSize: options?.pageSize ?? settings.pageSize }), {
+      Either.match(resolveReadAllByPosition(options, settings.pageSize), {
         onLeft: (error) => Stream.fail(error),
         onRight: ({ after, pageSize }) =>
           Stream.suspend(() => {

@@ -8,7 +8,7 @@ import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgMigrator } from "@effect/sql-pg"
 import { Clock, Effect, Either, Exit, Metric, Option, Schedule, Stream } from "effect"
-import { EventStore, rowsFetched } from "../../EventStore.ts"
+import { defaultPageSize, EventStore, rowsFetched } from "../../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventStore.ts"
 import * as ExpectedVersion from "../../ExpectedVersion.ts"
 import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../../StoreError.ts"
@@ -188,7 +188,7 @@ const settle = Effect.async<void>((resume) => {
 const lostConnectionRetries = 3
 
 /** The store over `sql` (a PostgreSQL client whose schema is migrated). */
-export const makeStore = (sql: SqlClient.SqlClient): EventStore.Service => {
+export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number = defaultPageSize): EventStore.Service => {
   const fetch = (text: string, params: ReadonlyArray<unknown>) =>
     Effect.mapError(retryLostConnection(sql.unsafe<Row>(text, params).values), unavailable("read"))
 
@@ -196,10 +196,10 @@ export const makeStore = (sql: SqlClient.SqlClient): EventStore.Service => {
     forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
     backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
     all: () => Effect.succeed([])
-  })
+  }, storePageSize)
 
   const readAll = (options?: Parameters<EventStore.Service["readAll"]>[0]): Stream.Stream<StoredEvent, ReadError> =>
-    Either.match(resolveReadAll(options), {
+    Either.match(resolveReadAll(options, storePageSize), {
       onLeft: (error) => Stream.fail(error),
       onRight: ({ after, pageSize }) => {
         if (after._tag === "Position" && after.position !== 0) {
@@ -216,7 +216,9 @@ export const makeStore = (sql: SqlClient.SqlClient): EventStore.Service => {
           : { transaction: "0", position: 0 }
         return Stream.paginateChunkEffect(start, (cursor) =>
           Effect.flatMap(fetch(readAllSql, [cursor.transaction, cursor.position, pageSize]), (rows) => {
-            const chunk = toLogEvents(rows)
+            const converted = toLogEvents(rows)
+            if (Either.isLeft(converted)) return Effect.fail(converted.left)
+            const chunk = converted.right
             const last = rows[rows.length - 1]
             const more = rows.length < pageSize || last === undefined
               ? Option.none<LogCursor>()

@@ -6,11 +6,9 @@
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 
-/** Name of the events table. */
-export const eventsTable = "eventfold_events"
+import { eventsTable } from "../../internal/sqlTables.ts"
 
-/** Name of the table the Migrator records applied migrations in. */
-export const migrationsTable = "eventfold_migrations"
+export { eventsTable, migrationsTable } from "../../internal/sqlTables.ts"
 
 /**
  * `position` is the rowid (AUTOINCREMENT: never reused, even after a delete), so
