@@ -49,7 +49,7 @@ export default defineConfig({
           name: "postgres",
           include: postgresFiles,
           globalSetup: ["./test/support/globalSetup.ts"],
-          fileParallelism: false
+          poolOptions: { forks: { singleFork: true } }
         }
       }
     ]
