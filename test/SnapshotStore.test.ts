@@ -1,0 +1,53 @@
+/**
+ * Snapshot storage on the memory and SQLite backends: the shared suite, and on
+ * SQLite two clients (as two processes would) writing snapshots of one stream.
+ */
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import { Snapshot, StreamId } from "eventfold"
+import { MemorySnapshotStore } from "eventfold/memory"
+import { SqliteEventStore, SqliteSnapshotStore } from "eventfold/sqlite"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { storageSuite } from "./Snapshot.storage.ts"
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eventfold-snapshots-"))
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+let counter = 0
+const freshFile = () => path.join(dir, `snapshots-${++counter}.db`)
+
+/** The event store's migrations (which create the snapshots table) and a snapshot store, on one client. */
+const sqliteStores = (filename: string) =>
+  Layer.merge(SqliteEventStore.layerStore(), SqliteSnapshotStore.layerFromClient()).pipe(
+    Layer.provide(SqliteEventStore.layerClient({ filename }))
+  )
+
+storageSuite("memory", () => MemorySnapshotStore.layer)
+storageSuite("SQLite", () => sqliteStores(freshFile()))
+
+describe("SQLite snapshot store", () => {
+  it.effect("two clients on one file saving and pruning snapshots of one stream leave the highest version", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const key: Snapshot.Key = { decider: "Account", streamId: StreamId.unsafeMake("account-1"), schemaVersion: 1 }
+      const writer = (offset: number) =>
+        Effect.flatMap(Snapshot.SnapshotStore, (store) =>
+          Effect.forEach(
+            Array.from({ length: 30 }, (_, i) => 2 * i + offset),
+            (version) =>
+              Effect.zipRight(
+                store.save({ ...key, version, position: version, state: `${version}`, takenAt: new Date() }),
+                store.prune(key, 1)
+              ),
+            { concurrency: 4 }
+          )).pipe(Effect.provide(Layer.orDie(sqliteStores(filename))))
+      // migrate once, then two clients (each with its own connection) at once
+      yield* Effect.provide(Effect.void, Layer.orDie(sqliteStores(filename)))
+      yield* Effect.all([writer(1), writer(2)], { concurrency: 2 })
+      const loaded = yield* Effect.flatMap(Snapshot.SnapshotStore, (store) => store.load(key)).pipe(
+        Effect.provide(Layer.orDie(sqliteStores(filename)))
+      )
+      expect(Option.map(loaded, (s) => [s.version, s.state])).toEqual(Option.some([60, "60"]))
+    }))
+})
