@@ -34,8 +34,10 @@ import type { Metadata } from "./Event.ts"
 import { EventStore } from "./EventStore.ts"
 import type { StreamAppendResult } from "./EventStore.ts"
 import * as internal from "./internal/executor.ts"
+import type * as Snapshots from "./internal/snapshotExecutor.ts"
 import { TypeId as ExecuteErrorTypeId } from "./internal/executorError.ts"
 import type * as Pipeline from "./Pipeline.ts"
+import { SnapshotStore } from "./Snapshot.ts"
 import {
   DuplicateEventId,
   EventDecodeError,
@@ -187,7 +189,23 @@ export interface Options {
    * retried as usual).
    */
   readonly serialize?: boolean
+  /**
+   * How snapshots are used and saved, for deciders with a snapshot policy
+   * (`Snapshot.enable`) when a `SnapshotStore` is in context as the executor is
+   * built (or given here as `store`). See `Snapshot` and adr/0015-snapshots.md.
+   */
+  readonly snapshots?: SnapshotOptions
 }
+
+/**
+ * Snapshot options of an executor: the store (default: the `SnapshotStore` in
+ * context), saves in the background (default) or inline, how many background
+ * saves may run at once, their timeout, how many snapshots to keep per stream.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SnapshotOptions = Snapshots.Options
 
 /**
  * Options of one execution; `retry` and `pageSize` override the executor's.
@@ -362,7 +380,10 @@ export class Executor extends Context.Tag("eventfold/Executor")<Executor, Execut
  * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Executor.Service, never, EventStore> =>
-  Effect.map(EventStore, (store) => internal.makeService(store, options))
+  Effect.map(
+    Effect.all([EventStore, Effect.serviceOption(SnapshotStore)]),
+    ([store, snapshotStore]) => internal.makeService(store, options, snapshotStore)
+  )
 
 /**
  * An executor layer over the `EventStore` in context, with options (a retry

@@ -218,14 +218,14 @@ export interface Snapshotted<C, S, E extends Tagged, Err> extends Decider<C, S, 
  * @example
  * ```ts
  * const account = Snapshot.enable(Account, { schema: Schema.Number, version: 1, every: 1000 })
- * const same = Account.pipe(Snapshot.enable({ schema: Schema.Number, version: 1, every: 1000 }))
+ * const same = Snapshot.enable({ schema: Schema.Number, version: 1, every: 1000 })(Account)
  * ```
  *
  * @since 0.2.0
  */
 export const enable: {
   <S, I>(
-    policy: Policy<NoInfer<S>> | PolicyOptions<NoInfer<S>, I>
+    policy: Policy<S> | PolicyOptions<S, I>
   ): <C, E extends Tagged, Err>(decider: Decider<C, S, E, Err>) => Snapshotted<C, S, E, Err>
   <C, S, E extends Tagged, Err, I>(
     decider: Decider<C, S, E, Err>,
