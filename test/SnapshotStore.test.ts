@@ -3,13 +3,14 @@
  * SQLite two clients (as two processes would) writing snapshots of one stream.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
-import { Snapshot, StreamId } from "eventfold"
+import { Effect, Layer, Metric, Option, Schedule, Schema } from "effect"
+import { Executor, Snapshot, StreamId } from "eventfold"
 import { MemorySnapshotStore } from "eventfold/memory"
 import { SqliteEventStore, SqliteSnapshotStore } from "eventfold/sqlite"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { account, Deposit, Open } from "./fixtures/bank.ts"
 import { storageSuite } from "./Snapshot.storage.ts"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eventfold-snapshots-"))
@@ -49,5 +50,39 @@ describe("SQLite snapshot store", () => {
         Effect.provide(Layer.orDie(sqliteStores(filename)))
       )
       expect(Option.map(loaded, (s) => [s.version, s.state])).toEqual(Option.some([60, "60"]))
+    }))
+})
+
+describe("Executors with snapshots on one SQLite file", () => {
+  it.live("two executors, each with its own connection, running commands on one stream and saving its snapshots, agree on every result", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const decider = Snapshot.enable(account, {
+        schema: Schema.Struct({ opened: Schema.Boolean, balance: Schema.Number, feeAccount: Schema.NullOr(Schema.String) }),
+        version: 1,
+        every: 3
+      })
+      const executor = (writes: "inline" | "background") =>
+        Layer.orDie(
+          Executor.layerWith({ retry: Schedule.spaced("1 millis").pipe(Schedule.intersect(Schedule.recurs(200))), snapshots: { writes } }).pipe(
+            Layer.provideMerge(sqliteStores(filename))
+          )
+        )
+      yield* Executor.execute(decider, new Open({ id: "ada", owner: "Ada", feeAccount: null })).pipe(Effect.provide(executor("inline")))
+      const depositor = (writes: "inline" | "background", first: number) =>
+        Effect.forEach(
+          Array.from({ length: 25 }, (_, i) => first + 2 * i),
+          (amount) => Executor.execute(decider, new Deposit({ id: "ada", amount })),
+          { concurrency: 2 }
+        ).pipe(Effect.provide(executor(writes)))
+      const loadedBefore = (yield* Effect.map(Metric.value(Snapshot.loaded), (s) => s.count))
+      yield* Effect.all([depositor("inline", 1), depositor("background", 2)], { concurrency: 2 })
+      const total = Array.from({ length: 50 }, (_, i) => i + 1).reduce((a, b) => a + b, 0)
+      const last = yield* Executor.execute(decider, new Deposit({ id: "ada", amount: 0 })).pipe(Effect.provide(executor("inline")))
+      const plain = yield* Executor.execute(account, new Deposit({ id: "ada", amount: 0 })).pipe(Effect.provide(executor("inline")))
+      expect(last.state).toEqual({ opened: true, balance: total, feeAccount: null })
+      expect(plain.state).toEqual(last.state)
+      expect(last.streams[0]!.version).toBe(52)
+      expect((yield* Effect.map(Metric.value(Snapshot.loaded), (s) => s.count)) - loadedBefore).toBeGreaterThan(10)
     }))
 })
