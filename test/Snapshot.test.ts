@@ -23,7 +23,8 @@ import {
   Opened,
   Transfer,
   transfer,
-  Withdraw
+  Withdraw,
+  Withdrawn
 } from "./fixtures/bank.ts"
 import * as Toolkit from "./testing/fixtures/Account.ts"
 
@@ -392,4 +393,23 @@ describe("Snapshots never change a result", () => {
     },
     { fastCheck: { numRuns: 30 } }
   )
+})
+
+describe("Scenario with snapshots", () => {
+  it.effect("an executor scenario runs with a snapshot store given in the executor options, as without", () =>
+    Effect.gen(function*() {
+      const snapshots = yield* MemorySnapshotStore.make
+      const history = [
+        { streamId: accountStream("ada"), event: new Opened({ owner: "Ada", feeAccount: null }) },
+        { streamId: accountStream("ada"), event: new Deposited({ amount: 30 }) }
+      ]
+      const command = new Withdraw({ id: "ada", amount: 20 })
+      yield* Scenario.executor(snappedAccount(1), { executor: { snapshots: { store: snapshots, writes: "inline" } } })
+        .given(history).when(command).then([new Withdrawn({ amount: 20 })])
+      yield* Scenario.executor(account).given(history).when(command).then([new Withdrawn({ amount: 20 })])
+      const saved = yield* snapshots.load({ decider: "Account", streamId: accountStream("ada"), schemaVersion: 1 })
+      expect(Option.map(saved, (s) => [s.version, JSON.parse(s.state)])).toEqual(
+        Option.some([3, { opened: true, balance: 10, feeAccount: null }])
+      )
+    }))
 })

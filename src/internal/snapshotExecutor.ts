@@ -23,6 +23,11 @@ type Tagged = { readonly _tag: string }
  */
 export interface Options {
   /**
+   * The snapshot store to use instead of the `SnapshotStore` in context (for an
+   * executor built with `makeWith`, as `Scenario.executor` does).
+   */
+  readonly store?: Snapshot.SnapshotStore.Service | undefined
+  /**
    * `"background"` (default): a snapshot is saved in a forked fiber after the
    * command returns, never adding to its latency. `"inline"`: the command waits
    * for the save (its outcome is still never changed by it); for tests and
@@ -52,7 +57,7 @@ export const makeContext = (
   store: Option.Option<Snapshot.SnapshotStore.Service>,
   options: Options = {}
 ): Option.Option<Context> =>
-  Option.map(store, (store) => ({
+  Option.map(options.store === undefined ? store : Option.some(options.store), (store) => ({
     store,
     inline: options.writes === "inline",
     keep: Math.max(1, Math.floor(options.keep ?? 1)),
