@@ -51,6 +51,7 @@ type Tagged = { readonly _tag: string }
  * stream and the schema version of the state.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Key {
   readonly decider: string
@@ -64,6 +65,7 @@ export interface Key {
  * (so a reader can check the snapshot still matches its stream).
  *
  * @since 0.2.0
+ * @category models
  */
 export interface StoredSnapshot extends Key {
   /** The stream version the state was folded up to (at least 1). */
@@ -77,6 +79,7 @@ export interface StoredSnapshot extends Key {
 
 /**
  * @since 0.2.0
+ * @category models
  */
 export declare namespace SnapshotStore {
   /**
@@ -86,6 +89,7 @@ export declare namespace SnapshotStore {
    * `eventfold_snapshots` created by the event store's migrations.
    *
    * @since 0.2.0
+   * @category models
    */
   export interface Service {
     /**
@@ -114,6 +118,7 @@ export declare namespace SnapshotStore {
  * The snapshot store service tag.
  *
  * @since 0.2.0
+ * @category tags
  */
 export class SnapshotStore extends Context.Tag("eventfold/SnapshotStore")<SnapshotStore, SnapshotStore.Service>() {}
 
@@ -126,6 +131,7 @@ export class SnapshotStore extends Context.Tag("eventfold/SnapshotStore")<Snapsh
  * stream.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface TakeInfo<S> {
   readonly streamId: StreamId
@@ -141,6 +147,7 @@ export interface TakeInfo<S> {
  * When and how to snapshot a decider's state.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Policy<S> {
   /** The name snapshots are stored under; the decider's `name` when not given. */
@@ -162,6 +169,7 @@ export interface Policy<S> {
  * predicate).
  *
  * @since 0.2.0
+ * @category models
  */
 export type PolicyOptions<S, I> =
   & {
@@ -186,6 +194,7 @@ export type PolicyOptions<S, I> =
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const policy = <S, I>(options: PolicyOptions<S, I>): Policy<S> => {
   const json = Schema.parseJson(options.schema)
@@ -205,6 +214,7 @@ export const policy = <S, I>(options: PolicyOptions<S, I>): Policy<S> => {
  * A decider that carries a snapshot policy.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Snapshotted<C, S, E extends Tagged, Err> extends Decider<C, S, E, Err> {
   readonly snapshots: Policy<S>
@@ -222,6 +232,7 @@ export interface Snapshotted<C, S, E extends Tagged, Err> extends Decider<C, S, 
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const enable: {
   <S, I>(
@@ -243,6 +254,7 @@ export const enable: {
  * The snapshot policy of a decider, if it has one.
  *
  * @since 0.2.0
+ * @category getters
  */
 export const policyOf = <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>): Option.Option<Policy<S>> =>
   "snapshots" in decider ? Option.some((decider as Snapshotted<C, S, E, Err>).snapshots) : Option.none()
@@ -252,6 +264,7 @@ export const policyOf = <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, 
  * for it. For comparisons (`Scenario`, property tests) with and without.
  *
  * @since 0.2.0
+ * @category combinators
  */
 export const disable = <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>): Decider<C, S, E, Err> => {
   if (!("snapshots" in decider)) return decider
@@ -263,6 +276,7 @@ export const disable = <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, E
  * The key of a decider's snapshots of `streamId` under `policy`.
  *
  * @since 0.2.0
+ * @category getters
  */
 export const keyOf = <S>(
   decider: { readonly name: string },
@@ -278,6 +292,7 @@ export const keyOf = <S>(
  * Snapshots a command started from.
  *
  * @since 0.2.0
+ * @category metrics
  */
 export const loaded = Metric.counter("eventfold_snapshots_loaded_total", {
   description: "Snapshots commands started from",
@@ -292,6 +307,7 @@ export const loaded = Metric.counter("eventfold_snapshots_loaded_total", {
  * a decider name or schema version out of range).
  *
  * @since 0.2.0
+ * @category metrics
  */
 export const ignored = Metric.counter("eventfold_snapshots_ignored_total", {
   description: "Snapshots ignored (state folded from the start instead), by reason",
@@ -302,6 +318,7 @@ export const ignored = Metric.counter("eventfold_snapshots_ignored_total", {
  * Snapshots saved.
  *
  * @since 0.2.0
+ * @category metrics
  */
 export const written = Metric.counter("eventfold_snapshots_written_total", {
   description: "Snapshots saved after commands",
@@ -314,6 +331,7 @@ export const written = Metric.counter("eventfold_snapshots_written_total", {
  * reached).
  *
  * @since 0.2.0
+ * @category metrics
  */
 export const writeFailures = Metric.counter("eventfold_snapshot_write_failures_total", {
   description: "Snapshot saves that failed or were skipped, by reason",
@@ -324,6 +342,7 @@ export const writeFailures = Metric.counter("eventfold_snapshot_write_failures_t
  * How long saving a snapshot takes (encode, save, prune).
  *
  * @since 0.2.0
+ * @category metrics
  */
 export const writeDuration = Metric.timer("eventfold_snapshot_write_duration", "Snapshot save time")
 
@@ -335,6 +354,7 @@ export const writeDuration = Metric.timer("eventfold_snapshot_write_duration", "
  * A decoded snapshot, ready to be fed to a pipeline.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Loaded<S> {
   readonly streamId: StreamId
@@ -363,6 +383,7 @@ const ignore = (reason: string, key: Key, detail: Record<string, unknown>) =>
  * `None`, counted in {@link ignored} and logged.
  *
  * @since 0.2.0
+ * @category operations
  */
 export const load = <S>(
   store: SnapshotStore.Service,
@@ -412,6 +433,7 @@ export const load = <S>(
  * `diverged` and logged.
  *
  * @since 0.2.0
+ * @category operations
  */
 export const diverged = (key: Key, version: number): Effect.Effect<void> =>
   ignore("diverged", key, { "eventfold.snapshot.version": version })
@@ -422,6 +444,7 @@ export const diverged = (key: Key, version: number): Effect.Effect<void> =>
  * {@link writeFailures} and logged.
  *
  * @since 0.2.0
+ * @category operations
  */
 export const save = <S>(
   store: SnapshotStore.Service,

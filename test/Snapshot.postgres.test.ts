@@ -58,7 +58,7 @@ describe("Executors with snapshots on one PostgreSQL database", () => {
       })
       const executor = (writes: "inline" | "background") =>
         Layer.orDie(
-          Executor.layerWith({ retry: Schedule.spaced("1 millis").pipe(Schedule.intersect(Schedule.recurs(200))), snapshots: { writes } }).pipe(
+          Executor.layer({ retry: Schedule.spaced("1 millis").pipe(Schedule.intersect(Schedule.recurs(200))), snapshots: { writes } }).pipe(
             Layer.provideMerge(pgStores(url))
           )
         )

@@ -26,6 +26,7 @@ import * as internal from "./internal/snapshots.ts"
  * is migrated.
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const make: Effect.Effect<SnapshotStore.Service, never, SqlClient.SqlClient> = internal.make
 
@@ -33,5 +34,6 @@ export const make: Effect.Effect<SnapshotStore.Service, never, SqlClient.SqlClie
  * The snapshot store as a layer over the `SqlClient` in context.
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layerFromClient = (): Layer.Layer<SnapshotStore, never, SqlClient.SqlClient> => Layer.effect(SnapshotStore, make)

@@ -24,6 +24,7 @@ import * as internal from "./internal/snapshots.ts"
  * Options of {@link make} and {@link layerFromClient}.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Options {
   /**
@@ -39,6 +40,7 @@ export interface Options {
  * schema is migrated.
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const make = (options?: Options): Effect.Effect<SnapshotStore.Service, never, SqlClient.SqlClient> => internal.make(options)
 
@@ -46,6 +48,7 @@ export const make = (options?: Options): Effect.Effect<SnapshotStore.Service, ne
  * The snapshot store as a layer over the `SqlClient` in context.
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layerFromClient = (options?: Options): Layer.Layer<SnapshotStore, never, SqlClient.SqlClient> =>
   Layer.effect(SnapshotStore, make(options))

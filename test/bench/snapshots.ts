@@ -126,7 +126,7 @@ export const runSnapshotsSqlite = async (dir: string, sizes: Sizes): Promise<Arr
   db.close()
   const runtimeFor = (options: Executor.Options): Runtime =>
     ManagedRuntime.make(
-      Executor.layerWith(options).pipe(
+      Executor.layer(options).pipe(
         Layer.provideMerge(Layer.merge(SqliteEventStore.layerStore(), SqliteSnapshotStore.layerFromClient())),
         Layer.provide(SqliteEventStore.layerClient({ filename }))
       )
@@ -154,7 +154,7 @@ export const runSnapshotsPostgres = async (sizes: Sizes): Promise<Array<CaseResu
     try {
       const runtimeFor = (options: Executor.Options): Runtime =>
         ManagedRuntime.make(
-          Executor.layerWith(options).pipe(
+          Executor.layer(options).pipe(
             Layer.provideMerge(Layer.merge(PgEventStore.layerStore(), PgSnapshotStore.layerFromClient())),
             Layer.provide(PgClient.layer({ url: Redacted.make(database.url), maxConnections: 4 }))
           )
