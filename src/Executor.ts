@@ -11,6 +11,10 @@
  * Every execution is traced (`eventfold.execute`, with `eventfold.execute.read` and
  * `eventfold.execute.append` children) and counted (see the metrics below).
  *
+ * With a `SnapshotStore` in context when the executor is built, deciders with a
+ * snapshot policy (`Snapshot.enable`) start from the latest usable snapshot of
+ * their primary stream, and snapshots are saved after appends (see `Snapshot`).
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -374,7 +378,8 @@ export declare namespace Executor {
 export class Executor extends Context.Tag("eventfold/Executor")<Executor, Executor.Service>() {}
 
 /**
- * An executor over the `EventStore` in context.
+ * An executor over the `EventStore` in context, using the `SnapshotStore` in
+ * context, when there is one, for deciders with a snapshot policy.
  *
  * @since 0.1.0
  * @category constructors
