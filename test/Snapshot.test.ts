@@ -131,6 +131,21 @@ describe("Executor with snapshots", () => {
       expect(Option.map(yield* latest("Account", "ada"), (s) => s.version)).toEqual(Option.some(10))
     }).pipe(Effect.provide(withSnapshots)))
 
+  it.effect("Executor.load starts from the snapshot too, and returns what a full fold returns", () =>
+    Effect.gen(function*() {
+      const decider = snappedAccount(4)
+      yield* Executor.execute(decider, new Open({ id: "ada", owner: "Ada", feeAccount: null }))
+      for (let i = 1; i <= 5; i++) yield* Executor.execute(decider, new Deposit({ id: "ada", amount: i }))
+      const [readBefore, loadedBefore] = [yield* counter(Executor.eventsRead), yield* counter(Snapshot.loaded)]
+      const loaded = yield* Executor.load(decider, new Deposit({ id: "ada", amount: 0 }))
+      expect((yield* counter(Snapshot.loaded)) - loadedBefore).toBe(1)
+      expect((yield* counter(Executor.eventsRead)) - readBefore).toBe(2) // versions 5 and 6, after the snapshot at 4
+      expect(loaded).toEqual(yield* Executor.load(account, new Deposit({ id: "ada", amount: 0 })))
+      expect(loaded).toEqual({ state: { opened: true, balance: 15, feeAccount: null }, versions: [{ streamId: accountStream("ada"), version: 6 }] })
+      // loading saves nothing
+      expect(Option.map(yield* latest("Account", "ada"), (s) => s.version)).toEqual(Option.some(4))
+    }).pipe(Effect.provide(withSnapshots)))
+
   it.effect("a snapshot that does not decode is ignored, counted, and replaced by the next save", () =>
     Effect.gen(function*() {
       const decider = snappedAccount(3)
