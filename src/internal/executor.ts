@@ -131,9 +131,19 @@ export const makeService = (
     pageSize: number | undefined,
     after?: Snapshot.Loaded<S>,
     onEnd?: (state: S, version: number) => void
+  ): Effect.Effect<Step<C, S, E, Err> | Diverged> =>
+    Effect.suspend(() => readStreamOnce(step, attempt, pageSize, after, onEnd))
+
+  const readStreamOnce = <C, S, E extends Tagged, Err>(
+    step: Pipeline.Read<C, S, E, Err>,
+    attempt: number,
+    pageSize: number | undefined,
+    after: Snapshot.Loaded<S> | undefined,
+    onEnd: ((state: S, version: number) => void) | undefined
   ): Effect.Effect<Step<C, S, E, Err> | Diverged> => {
     const streamId = step.streamId
     const codec = step.pipeline.decider.codec
+    // per run: whether the snapshot's event was seen yet, and whether it did not match
     let unchecked = after
     let diverged = false
     const fold = (current: Step<C, S, E, Err>, rows: Chunk.Chunk<StoredEvent>): Step<C, S, E, Err> => {
