@@ -28,7 +28,7 @@
  *
  * const snapshotted = Snapshot.enable(account, { schema: Schema.Number, version: 1, every: 100 })
  * // run it with an Executor whose context has a SnapshotStore, e.g.
- * // MemorySnapshotStore.layer, SqliteSnapshotStore.layerFromClient(), PgSnapshotStore.layerFromClient()
+ * // MemorySnapshotStore.layer(), SqliteSnapshotStore.layerFromClient(), PgSnapshotStore.layerFromClient()
  * ```
  *
  * @since 0.2.0

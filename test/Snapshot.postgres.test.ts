@@ -16,7 +16,7 @@ const db = databaseForFile("pg_snapshots")
 
 /** The event store's migrations (which create the snapshots table) and a snapshot store, on one pool. */
 const pgStores = (url: string) =>
-  Layer.merge(PgEventStore.layerStore(), PgSnapshotStore.layerFromClient()).pipe(
+  Layer.merge(PgEventStore.layerFromClient(), PgSnapshotStore.layerFromClient()).pipe(
     Layer.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }))
   )
 

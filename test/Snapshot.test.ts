@@ -35,8 +35,8 @@ const snappedAccount = (every: number) => Snapshot.enable(account, { schema: Acc
 const snappedTransfer = (every: number) => Snapshot.enable({ schema: Accounts, version: 1, every })(transfer)
 
 const inline = Executor.layer({ snapshots: { writes: "inline" } })
-const withSnapshots = inline.pipe(Layer.provideMerge(Layer.merge(MemoryEventStore.layer, MemorySnapshotStore.layer)))
-const withoutSnapshots = Executor.layerOn(MemoryEventStore.layer)
+const withSnapshots = inline.pipe(Layer.provideMerge(Layer.merge(MemoryEventStore.layer(), MemorySnapshotStore.layer())))
+const withoutSnapshots = Executor.layerOn(MemoryEventStore.layer())
 
 const counter = (metric: Metric.Metric.Counter<number>) => Effect.map(Metric.value(metric), (state) => state.count)
 const tagged = (metric: Metric.Metric.Counter<number>, reason: string) => counter(Metric.tagged(metric, "reason", reason))
@@ -235,7 +235,7 @@ describe("Executor with snapshots", () => {
       expect(result.state.balance).toBe(3)
       expect((yield* tagged(Snapshot.ignored, "unavailable")) - loads).toBe(2)
       expect((yield* tagged(Snapshot.writeFailures, "unavailable")) - saves).toBe(2)
-    }).pipe(Effect.provide(inline.pipe(Layer.provideMerge(Layer.merge(MemoryEventStore.layer, failing)))))
+    }).pipe(Effect.provide(inline.pipe(Layer.provideMerge(Layer.merge(MemoryEventStore.layer(), failing)))))
   })
 
   it.effect("a multi-stream decider snapshots its primary stream alone and reads the others in full", () =>
@@ -272,7 +272,7 @@ describe("Executor with snapshots", () => {
       )
       expect(saved.version).toBe(2)
     }).pipe(
-      Effect.provide(Executor.layerOn(Layer.merge(MemoryEventStore.layer, MemorySnapshotStore.layer)))
+      Effect.provide(Executor.layerOn(Layer.merge(MemoryEventStore.layer(), MemorySnapshotStore.layer())))
     ))
 })
 
@@ -413,7 +413,7 @@ describe("Snapshots never change a result", () => {
 describe("Scenario with snapshots", () => {
   it.effect("an executor scenario runs with a snapshot store given in the executor options, as without", () =>
     Effect.gen(function*() {
-      const snapshots = yield* MemorySnapshotStore.make
+      const snapshots = yield* MemorySnapshotStore.make()
       const history = [
         { streamId: accountStream("ada"), event: new Opened({ owner: "Ada", feeAccount: null }) },
         { streamId: accountStream("ada"), event: new Deposited({ amount: 30 }) }

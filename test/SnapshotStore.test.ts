@@ -20,11 +20,11 @@ const freshFile = () => path.join(dir, `snapshots-${++counter}.db`)
 
 /** The event store's migrations (which create the snapshots table) and a snapshot store, on one client. */
 const sqliteStores = (filename: string) =>
-  Layer.merge(SqliteEventStore.layerStore(), SqliteSnapshotStore.layerFromClient()).pipe(
+  Layer.merge(SqliteEventStore.layerFromClient(), SqliteSnapshotStore.layerFromClient()).pipe(
     Layer.provide(SqliteEventStore.layerClient({ filename }))
   )
 
-storageSuite("memory", () => MemorySnapshotStore.layer)
+storageSuite("memory", () => MemorySnapshotStore.layer())
 storageSuite("SQLite", () => sqliteStores(freshFile()))
 
 describe("SQLite snapshot store", () => {

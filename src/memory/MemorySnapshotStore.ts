@@ -6,7 +6,7 @@
  * import { Executor } from "eventfold"
  * import { MemoryEventStore, MemorySnapshotStore } from "eventfold/memory"
  *
- * program.pipe(Effect.provide(Executor.layerOn(Layer.merge(MemoryEventStore.layer, MemorySnapshotStore.layer))))
+ * program.pipe(Effect.provide(Executor.layerOn(Layer.merge(MemoryEventStore.layer(), MemorySnapshotStore.layer()))))
  * ```
  *
  * @since 0.2.0
@@ -22,7 +22,7 @@ import * as internal from "./internal/snapshots.ts"
  * @since 0.2.0
  * @category constructors
  */
-export const make: Effect.Effect<SnapshotStore.Service> = internal.make
+export const make = (): Effect.Effect<SnapshotStore.Service> => internal.make
 
 /**
  * A layer with a fresh, empty in-memory snapshot store.
@@ -30,4 +30,4 @@ export const make: Effect.Effect<SnapshotStore.Service> = internal.make
  * @since 0.2.0
  * @category layers
  */
-export const layer: Layer.Layer<SnapshotStore> = Layer.effect(SnapshotStore, make)
+export const layer = (): Layer.Layer<SnapshotStore> => Layer.effect(SnapshotStore, make())

@@ -8,7 +8,7 @@
  * import { PgClient } from "@effect/sql-pg"
  * import { PgEventStore, PgSnapshotStore } from "eventfold/postgres"
  *
- * const Stores = Layer.merge(PgEventStore.layerStore(), PgSnapshotStore.layerFromClient()).pipe(
+ * const Stores = Layer.merge(PgEventStore.layerFromClient(), PgSnapshotStore.layerFromClient()).pipe(
  *   Layer.provide(PgClient.layer({ url }))
  * )
  * ```
@@ -28,7 +28,7 @@ import * as internal from "./internal/snapshots.ts"
  * @since 0.2.0
  * @category constructors
  */
-export const make: Effect.Effect<SnapshotStore.Service, never, SqlClient.SqlClient> = internal.make
+export const make = (): Effect.Effect<SnapshotStore.Service, never, SqlClient.SqlClient> => internal.make
 
 /**
  * The snapshot store as a layer over the `SqlClient` in context.
@@ -36,4 +36,4 @@ export const make: Effect.Effect<SnapshotStore.Service, never, SqlClient.SqlClie
  * @since 0.2.0
  * @category layers
  */
-export const layerFromClient = (): Layer.Layer<SnapshotStore, never, SqlClient.SqlClient> => Layer.effect(SnapshotStore, make)
+export const layerFromClient = (): Layer.Layer<SnapshotStore, never, SqlClient.SqlClient> => Layer.effect(SnapshotStore, make())

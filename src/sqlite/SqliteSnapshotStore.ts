@@ -7,7 +7,7 @@
  * ```ts
  * import { SqliteEventStore, SqliteSnapshotStore } from "eventfold/sqlite"
  *
- * const Stores = Layer.merge(SqliteEventStore.layerStore(), SqliteSnapshotStore.layerFromClient()).pipe(
+ * const Stores = Layer.merge(SqliteEventStore.layerFromClient(), SqliteSnapshotStore.layerFromClient()).pipe(
  *   Layer.provide(SqliteEventStore.layerClient({ filename: "events.db" }))
  * )
  * ```

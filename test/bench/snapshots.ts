@@ -127,7 +127,7 @@ export const runSnapshotsSqlite = async (dir: string, sizes: Sizes): Promise<Arr
   const runtimeFor = (options: Executor.Options): Runtime =>
     ManagedRuntime.make(
       Executor.layer(options).pipe(
-        Layer.provideMerge(Layer.merge(SqliteEventStore.layerStore(), SqliteSnapshotStore.layerFromClient())),
+        Layer.provideMerge(Layer.merge(SqliteEventStore.layerFromClient(), SqliteSnapshotStore.layerFromClient())),
         Layer.provide(SqliteEventStore.layerClient({ filename }))
       )
     )
@@ -155,7 +155,7 @@ export const runSnapshotsPostgres = async (sizes: Sizes): Promise<Array<CaseResu
       const runtimeFor = (options: Executor.Options): Runtime =>
         ManagedRuntime.make(
           Executor.layer(options).pipe(
-            Layer.provideMerge(Layer.merge(PgEventStore.layerStore(), PgSnapshotStore.layerFromClient())),
+            Layer.provideMerge(Layer.merge(PgEventStore.layerFromClient(), PgSnapshotStore.layerFromClient())),
             Layer.provide(PgClient.layer({ url: Redacted.make(database.url), maxConnections: 4 }))
           )
         )
