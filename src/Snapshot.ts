@@ -174,7 +174,10 @@ export interface Policy<S> {
 export type PolicyOptions<S, I> =
   & {
     readonly schema: Schema.Schema<S, I>
-    /** A positive integer; bump it when the state's schema or `evolve` changes. */
+    /**
+     * An integer (32-bit); bump it when the state's schema or `evolve` changes.
+     * Any other value turns snapshots off for the decider.
+     */
     readonly version: number
     /** The name snapshots are stored under (default: the decider's `name`). Must be unique per decider. */
     readonly name?: string
