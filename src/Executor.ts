@@ -11,6 +11,10 @@
  * Every execution is traced (`eventfold.execute`, with `eventfold.execute.read` and
  * `eventfold.execute.append` children) and counted (see the metrics below).
  *
+ * With a `SnapshotStore` in context when the executor is built, deciders with a
+ * snapshot policy (`Snapshot.enable`) start from the latest usable snapshot of
+ * their primary stream, and snapshots are saved after appends (see `Snapshot`).
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -34,8 +38,10 @@ import type { Metadata } from "./Event.ts"
 import { EventStore } from "./EventStore.ts"
 import type { StreamAppendResult } from "./EventStore.ts"
 import * as internal from "./internal/executor.ts"
+import type * as Snapshots from "./internal/snapshotExecutor.ts"
 import { TypeId as ExecuteErrorTypeId } from "./internal/executorError.ts"
 import type * as Pipeline from "./Pipeline.ts"
+import { SnapshotStore } from "./Snapshot.ts"
 import {
   DuplicateEventId,
   EventDecodeError,
@@ -187,7 +193,23 @@ export interface Options {
    * retried as usual).
    */
   readonly serialize?: boolean
+  /**
+   * How snapshots are used and saved, for deciders with a snapshot policy
+   * (`Snapshot.enable`) when a `SnapshotStore` is in context as the executor is
+   * built (or given here as `store`). See `Snapshot` and adr/0015-snapshots.md.
+   */
+  readonly snapshots?: SnapshotOptions
 }
+
+/**
+ * Snapshot options of an executor: the store (default: the `SnapshotStore` in
+ * context), saves in the background (default) or inline, how many background
+ * saves may run at once, their timeout, how many snapshots to keep per stream.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type SnapshotOptions = Snapshots.Options
 
 /**
  * Options of one execution; `retry` and `pageSize` override the executor's.
@@ -356,13 +378,17 @@ export declare namespace Executor {
 export class Executor extends Context.Tag("eventfold/Executor")<Executor, Executor.Service>() {}
 
 /**
- * An executor over the `EventStore` in context.
+ * An executor over the `EventStore` in context, using the `SnapshotStore` in
+ * context, when there is one, for deciders with a snapshot policy.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Executor.Service, never, EventStore> =>
-  Effect.map(EventStore, (store) => internal.makeService(store, options))
+  Effect.map(
+    Effect.all([EventStore, Effect.serviceOption(SnapshotStore)]),
+    ([store, snapshotStore]) => internal.makeService(store, options, snapshotStore)
+  )
 
 /**
  * An executor layer over the `EventStore` in context, with options (a retry

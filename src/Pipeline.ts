@@ -140,11 +140,34 @@ export interface Conflicted {
 }
 
 /**
- * What the driver feeds the pipeline.
+ * The state folded from the first `version` events of the stream about to be
+ * read, from a snapshot. Accepted only as the first input of a command's first
+ * stream (its primary stream), before any of its events; the driver then feeds
+ * the events after `version`. See `Snapshot`.
+ *
+ * @since 0.2.0
+ */
+export interface SnapshotLoaded<S> {
+  readonly _tag: "SnapshotLoaded"
+  readonly streamId: StreamId
+  readonly version: number
+  readonly state: S
+}
+
+/**
+ * What the driver feeds the pipeline. `S` is the state type of a
+ * `SnapshotLoaded` input (`never`: no snapshot input).
  *
  * @since 0.1.0
  */
-export type Input<E> = StreamEvent<E> | StreamEvents<E> | StreamEnded | ReadFailed | Appended | Conflicted
+export type Input<E, S = never> =
+  | StreamEvent<E>
+  | StreamEvents<E>
+  | StreamEnded
+  | ReadFailed
+  | Appended
+  | Conflicted
+  | SnapshotLoaded<S>
 
 /** Input: the next event of the stream being read. @since 0.1.0 */
 export const StreamEvent = <E>(streamId: StreamId, event: E): StreamEvent<E> => ({ _tag: "StreamEvent", streamId, event })
@@ -153,6 +176,13 @@ export const StreamEvents = <E>(streamId: StreamId, events: ReadonlyArray<E>): S
   _tag: "StreamEvents",
   streamId,
   events
+})
+/** Input: the state of the primary stream's first `version` events, from a snapshot. @since 0.2.0 */
+export const SnapshotLoaded = <S>(streamId: StreamId, version: number, state: S): SnapshotLoaded<S> => ({
+  _tag: "SnapshotLoaded",
+  streamId,
+  version,
+  state
 })
 /** Input: the stream being read has no more events. @since 0.1.0 */
 export const StreamEnded = (streamId: StreamId): StreamEnded => ({ _tag: "StreamEnded", streamId })
@@ -332,7 +362,7 @@ export const load: <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>,
  *
  * @since 0.1.0
  */
-export const feed: <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, input: Input<E>) => Step<C, S, E, Err> =
+export const feed: <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, input: Input<E, S>) => Step<C, S, E, Err> =
   internal.feed
 
 /**
@@ -357,12 +387,15 @@ export const streamsFor: <C, S, E extends Tagged, Err>(
 /**
  * Drives a pipeline to its end with the events of each stream given up front and
  * an append that always succeeds (positions continue after the given events).
- * For tests of a decider's reads and writes, with no store.
+ * For tests of a decider's reads and writes, with no store. With `snapshot`, the
+ * primary stream's state after its first `version` events is fed first
+ * (`SnapshotLoaded`), and only its events after them.
  *
  * @since 0.1.0
  */
 export const runPure: <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
   command: C,
-  history: ReadonlyMap<StreamId, ReadonlyArray<E>>
+  history: ReadonlyMap<StreamId, ReadonlyArray<E>>,
+  options?: { readonly snapshot?: { readonly version: number; readonly state: S } | undefined }
 ) => Done<S, E> | Failed<Err> = internal.runPure

@@ -3,8 +3,7 @@
  * retries on conflict through a Schedule, serializes commands per stream, traces
  * and counts. Only `src/Executor.ts` imports this module.
  */
-import { Array as Arr, Cause, Duration, Effect, Either, Metric, Option, Random, Schedule, ScheduleDecision, ScheduleInterval, ScheduleIntervals, Stream } from "effect"
-import type { Chunk } from "effect"
+import { Array as Arr, Cause, Chunk, Duration, Effect, Either, Metric, Option, Random, Schedule, ScheduleDecision, ScheduleInterval, ScheduleIntervals, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Decider, Tagged } from "../Decider.ts"
 import { eventIdFrom } from "../Event.ts"
@@ -39,9 +38,15 @@ import type { AppendError, EventDecodeError, EventEncodeError } from "../StoreEr
 import { WrongExpectedVersion } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
 import * as KeyedLock from "./executorLock.ts"
+import * as Snapshots from "./snapshotExecutor.ts"
+import * as Snapshot from "../Snapshot.ts"
 import { annotate, InsideExecutorSpan, timed, withSpan } from "./observability.ts"
 
 const isWrongExpectedVersion = (u: unknown): u is WrongExpectedVersion => u instanceof WrongExpectedVersion
+
+/** A read from a snapshot found the stream not to match it. */
+class Diverged {}
+const diverged_ = new Diverged()
 
 /**
  * Waits a random time between `base` and three times the previous wait, never
@@ -103,27 +108,71 @@ const outcomeOf = (exit: { readonly _tag: "Success" } | { readonly _tag: "Failur
 const isDomainError = (error: unknown): boolean => !isExecuteError(error)
 
 /** @internal */
-export const makeService = (store: EventStore.Service, options: Options = {}): Executor.Service => {
+export const makeService = (
+  store: EventStore.Service,
+  options: Options = {},
+  snapshotStore: Option.Option<Snapshot.SnapshotStore.Service> = Option.none()
+): Executor.Service => {
   const serialize = options.serialize ?? true
   const locks = KeyedLock.make()
+  const snapshots = Snapshots.makeContext(snapshotStore, options.snapshots)
 
-  /** Reads one stream into the pipeline, a page (chunk) per step. */
+  /**
+   * Reads one stream into the pipeline, a page (chunk) per step. With `after`, a
+   * snapshot of this (primary) stream: the read starts at the snapshot's version,
+   * whose event must be the one the snapshot was taken at; the snapshot is then
+   * fed, and the events after it. When it is not (or the stream is shorter), the
+   * read stops and `Diverged` is returned. `onEnd` gets the state and version
+   * where the stream ended.
+   */
   const readStream = <C, S, E extends Tagged, Err>(
     step: Pipeline.Read<C, S, E, Err>,
     attempt: number,
-    pageSize: number | undefined
-  ): Effect.Effect<Step<C, S, E, Err>> => {
+    pageSize: number | undefined,
+    after?: Snapshot.Loaded<S>,
+    onEnd?: (state: S, version: number) => void
+  ): Effect.Effect<Step<C, S, E, Err> | Diverged> =>
+    Effect.suspend(() => readStreamOnce(step, attempt, pageSize, after, onEnd))
+
+  const readStreamOnce = <C, S, E extends Tagged, Err>(
+    step: Pipeline.Read<C, S, E, Err>,
+    attempt: number,
+    pageSize: number | undefined,
+    after: Snapshot.Loaded<S> | undefined,
+    onEnd: ((state: S, version: number) => void) | undefined
+  ): Effect.Effect<Step<C, S, E, Err> | Diverged> => {
     const streamId = step.streamId
     const codec = step.pipeline.decider.codec
-    const fold = (current: Step<C, S, E, Err>, rows: Chunk.Chunk<StoredEvent>): Step<C, S, E, Err> =>
-      current._tag === "Read" ? foldPage(current, rows, codec) : current
-    return Stream.chunks(store.read(streamId, pageSize === undefined ? undefined : { pageSize })).pipe(
-      Stream.runFoldWhile(step as Step<C, S, E, Err>, (current) => current._tag === "Read", fold),
+    // per run: whether the snapshot's event was seen yet, and whether it did not match
+    let unchecked = after
+    let diverged = false
+    const fold = (current: Step<C, S, E, Err>, rows: Chunk.Chunk<StoredEvent>): Step<C, S, E, Err> => {
+      if (current._tag !== "Read") return current
+      if (unchecked === undefined) return foldPage(current, rows, codec)
+      const snapshot = unchecked
+      unchecked = undefined
+      if (!Snapshots.matches(snapshot, Option.getOrUndefined(Chunk.head(rows)))) {
+        diverged = true
+        return current
+      }
+      const fed = Pipeline.feed(current, Pipeline.SnapshotLoaded(streamId, snapshot.version, snapshot.state))
+      return fed._tag === "Read" ? foldPage(fed, Chunk.drop(rows, 1), codec) : fed
+    }
+    const readOptions = after === undefined ? {} : { from: after.version }
+    return Stream.chunks(store.read(streamId, pageSize === undefined ? readOptions : { ...readOptions, pageSize })).pipe(
+      Stream.runFoldWhile(step as Step<C, S, E, Err>, (current) => current._tag === "Read" && !diverged, fold),
       Effect.map((last) => {
+        if (diverged || unchecked !== undefined) return { last: diverged_, count: 0 }
         if (last._tag !== "Read") return { last, count: 0 }
-        return { last: Pipeline.feed(last, Pipeline.StreamEnded(streamId)), count: last.pipeline.count }
+        onEnd?.(last.pipeline.state, last.pipeline.count)
+        return {
+          last: Pipeline.feed(last, Pipeline.StreamEnded(streamId)),
+          count: after === undefined ? last.pipeline.count : last.pipeline.count - after.version
+        }
       }),
-      Effect.catchAll((error) => Effect.succeed({ last: Pipeline.feed(step, Pipeline.ReadFailed(error)), count: 0 })),
+      Effect.catchAll((error) =>
+        Effect.succeed({ last: Pipeline.feed(step, Pipeline.ReadFailed(error)) as Step<C, S, E, Err> | Diverged, count: 0 })
+      ),
       Effect.tap(({ count }) =>
         Effect.zipRight(annotate({ "eventfold.events_read": count }), Metric.incrementBy(eventsRead, count))
       ),
@@ -197,7 +246,8 @@ export const makeService = (store: EventStore.Service, options: Options = {}): E
     switch (step._tag) {
       case "Read":
         return Effect.flatMap(
-          readStream(step, attempt, options.pageSize ?? pageSizeDefault),
+          // without a snapshot a read never diverges
+          readStream(step, attempt, options.pageSize ?? pageSizeDefault) as Effect.Effect<Step<C, S, E, Err>>,
           (next) => drive(next, codec, attempt, options)
         )
       case "Append":
@@ -220,6 +270,57 @@ export const makeService = (store: EventStore.Service, options: Options = {}): E
     }
   }
 
+  /**
+   * Reads the first stream of a pipeline that has a snapshot plan (its primary
+   * stream) from the latest usable snapshot, when there is one, and records where
+   * that stream's read ended (for the snapshot saved after the command).
+   */
+  const readFirst = <C, S, E extends Tagged, Err>(
+    step: Step<C, S, E, Err>,
+    plan: Option.Option<Snapshots.Plan<S>>,
+    attempt: number,
+    pageSize: number | undefined
+  ): Effect.Effect<{ readonly step: Step<C, S, E, Err>; readonly primary: Snapshots.Primary<S> | undefined }> => {
+    if (step._tag !== "Read" || Option.isNone(plan) || step.streamId !== plan.value.primary) {
+      return Effect.succeed({ step, primary: undefined })
+    }
+    let primary: Snapshots.Primary<S> | undefined
+    const fromStart = readStream(step, attempt, pageSize, undefined, (state, version) => {
+      primary = { state, version, previous: 0 }
+    }) as Effect.Effect<Step<C, S, E, Err>>
+    return Snapshots.load(plan.value).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => fromStart,
+        onSome: (loaded) =>
+          Effect.flatMap(
+            readStream(step, attempt, pageSize, loaded, (state, version) => {
+              primary = { state, version, previous: loaded.version }
+            }),
+            (next) =>
+              next instanceof Diverged
+                ? Effect.zipRight(Snapshot.diverged(plan.value.key, loaded.version), fromStart)
+                : Effect.as(Metric.increment(Snapshot.loaded), next)
+          )
+      })),
+      Effect.map((next) => ({ step: next, primary }))
+    )
+  }
+
+  /** Starts a pipeline and drives it to its end, reading its primary stream from a snapshot when it can. */
+  const run = <C, S, E extends Tagged, Err>(
+    first: Step<C, S, E, Err>,
+    decider: Decider<C, S, E, Err>,
+    plan: Option.Option<Snapshots.Plan<S>>,
+    attempt: number,
+    options: ExecuteOptions
+  ): Effect.Effect<Result<S, E>, Err | ExecuteError | WrongExpectedVersion> =>
+    Effect.flatMap(readFirst(first, plan, attempt, options.pageSize ?? pageSizeDefault), ({ primary, step }) => {
+      const driven = drive(step, decider.codec, attempt, options)
+      if (Option.isNone(plan) || primary === undefined || first._tag !== "Read" || first.pipeline.purpose !== "execute") return driven
+      const from = primary
+      return Effect.tap(driven, (result) => Snapshots.afterCommand(plan.value, decider, from, result))
+    })
+
   const execute = <C, S, E extends Tagged, Err>(
     decider: Decider<C, S, E, Err>,
     command: C,
@@ -227,16 +328,17 @@ export const makeService = (store: EventStore.Service, options: Options = {}): E
   ): Effect.Effect<Result<S, E>, Err | ExecuteError> => {
     const schedule = executeOptions.retry ?? options.retry ?? defaultRetry
     const streams = Either.getOrElse(Pipeline.streamsFor(decider, command), (): ReadonlyArray<StreamId> => [])
+    const plan = Snapshots.planFor(snapshots, decider, streams)
     const attempt = Effect.flatMap(Schedule.CurrentIterationMetadata, ({ recurrence }) => {
       const number = recurrence + 1
       return Effect.zipRight(
         number > 1
           ? Effect.zipRight(Metric.increment(retries), annotate({ "eventfold.attempts": number }))
           : annotate({ "eventfold.attempts": number }),
-        drive(Pipeline.start(decider, command), decider.codec, number, executeOptions)
+        run(Pipeline.start(decider, command), decider, plan, number, executeOptions)
       )
     })
-    const run = Effect.retryOrElse(
+    const retried = Effect.retryOrElse(
       attempt,
       onConflicts(schedule),
       (error, [, retried]) => exhausted<Err>(error, retried)
@@ -260,7 +362,7 @@ export const makeService = (store: EventStore.Service, options: Options = {}): E
       ),
       timed(duration)
     )
-    const serialized = serialize && streams.length > 0 ? locks.withLocks(streams)(run) : run
+    const serialized = serialize && streams.length > 0 ? locks.withLocks(streams)(retried) : retried
     return withSpan(
       "eventfold.execute",
       { "eventfold.decider": decider.name, "eventfold.stream_ids": streams },
@@ -278,7 +380,8 @@ export const makeService = (store: EventStore.Service, options: Options = {}): E
     const pageSize = loadOptions.pageSize ?? pageSizeDefault
     const readOptions: ExecuteOptions = pageSize === undefined ? {} : { pageSize }
     // a loading pipeline ends after its reads: it fails with read errors and stream naming errors only
-    return (drive(Pipeline.load(decider, command), decider.codec, 1, readOptions) as Effect.Effect<Result<S, E>, LoadError>).pipe(
+    const plan = Snapshots.planFor(snapshots, decider, streams)
+    return (run(Pipeline.load(decider, command), decider, plan, 1, readOptions) as Effect.Effect<Result<S, E>, LoadError>).pipe(
       Effect.map((result): Loaded<S> => ({ state: result.state, versions: result.streams })),
       Effect.tap((loaded) => annotate({ "eventfold.versions": loaded.versions.map((s) => s.version) })),
       (effect) => withSpan("eventfold.load", { "eventfold.decider": decider.name, "eventfold.stream_ids": streams }, effect)

@@ -29,10 +29,10 @@ const failed = (failure: Exclude<Failure<never>, { readonly reason: "rejected" }
   ...failure
 })
 
-const describeInput = (input: Input<unknown>): string =>
+const describeInput = (input: Input<unknown, unknown>): string =>
   "streamId" in input ? `${input._tag}(${JSON.stringify(input.streamId)})` : input._tag
 
-const unexpected = (awaiting: string, input: Input<unknown>): Failed<never> =>
+const unexpected = (awaiting: string, input: Input<unknown, unknown>): Failed<never> =>
   failed({ reason: "invalid", error: new UnexpectedInput({ awaiting, input: describeInput(input) }) })
 
 const read = <C, S, E extends Tagged, Err>(pipeline: Reading<C, S, E, Err>): Read<C, S, E, Err> => ({
@@ -111,10 +111,20 @@ const folded = <C, S, E extends Tagged, Err>(
   }
 }
 
-export const feed = <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, input: Input<E>): Step<C, S, E, Err> => {
+export const feed = <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, input: Input<E, S>): Step<C, S, E, Err> => {
   if (step._tag === "Read") {
     const pipeline = step.pipeline
     switch (input._tag) {
+      case "SnapshotLoaded": {
+        // only before any event of the first stream: the state is then the initial one
+        if (
+          input.streamId !== step.streamId || pipeline.versions.length > 0 || pipeline.count > 0 ||
+          !Number.isSafeInteger(input.version) || input.version < 0
+        ) {
+          return unexpected(`events of ${JSON.stringify(step.streamId)}`, input)
+        }
+        return folded(step, input.state, input.version)
+      }
       case "StreamEvent": {
         if (input.streamId !== step.streamId) return unexpected(`events of ${JSON.stringify(step.streamId)}`, input)
         return folded(step, pipeline.decider.evolve(pipeline.state, input.event, input.streamId), pipeline.count + 1)
@@ -239,11 +249,13 @@ const decide = <C, S, E extends Tagged, Err>(pipeline: Reading<C, S, E, Err>): S
 export const runPure = <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
   command: C,
-  history: ReadonlyMap<StreamId, ReadonlyArray<E>>
+  history: ReadonlyMap<StreamId, ReadonlyArray<E>>,
+  options: { readonly snapshot?: { readonly version: number; readonly state: S } | undefined } = {}
 ): Done<S, E> | Failed<Err> => {
   let step = start(decider, command)
   let position = 0
   for (const events of history.values()) position += events.length
+  let snapshot = options.snapshot
   for (;;) {
     switch (step._tag) {
       case "Done":
@@ -251,7 +263,14 @@ export const runPure = <C, S, E extends Tagged, Err>(
         return step
       case "Read": {
         const streamId = step.streamId
-        step = feed(step, { _tag: "StreamEvents", streamId, events: history.get(streamId) ?? [] })
+        let events = history.get(streamId) ?? []
+        if (snapshot !== undefined) {
+          step = feed(step, { _tag: "SnapshotLoaded", streamId, version: snapshot.version, state: snapshot.state })
+          events = events.slice(snapshot.version)
+          snapshot = undefined
+          if (step._tag !== "Read") break
+        }
+        step = feed(step, { _tag: "StreamEvents", streamId, events })
         if (step._tag === "Read") step = feed(step, { _tag: "StreamEnded", streamId })
         break
       }

@@ -7,3 +7,4 @@
 // (an optional peer dependency: npm i @effect/sql-pg), not "@effect/sql" (adr/0010).
 import "@effect/sql-pg"
 export * as PgEventStore from "./PgEventStore.ts"
+export * as PgSnapshotStore from "./PgSnapshotStore.ts"

@@ -7,3 +7,4 @@
 // (an optional peer dependency: npm i @effect/sql-sqlite-node), not "@effect/sql" (adr/0010).
 import "@effect/sql-sqlite-node"
 export * as SqliteEventStore from "./SqliteEventStore.ts"
+export * as SqliteSnapshotStore from "./SqliteSnapshotStore.ts"

@@ -9,7 +9,7 @@
  *
  * Sizes: `BENCH_EVENTS` (default 100000) scales every case down for a quick run
  * (`BENCH_EVENTS=10000 npm run bench`); `BENCH_REPEATS` (default 3) runs of each
- * side are made and the best kept; `BENCH_ONLY=sqlite,file,postgres,pgwriters,memory` picks parts.
+ * side are made and the best kept; `BENCH_ONLY=sqlite,file,postgres,pgwriters,memory,snapshots` picks parts.
  * See harness.ts for the other knobs.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -24,11 +24,12 @@ import { runPostgres } from "./postgres.ts"
 import { runFile } from "./file.ts"
 import { startPgServer } from "./pgServer.ts"
 import { runPgWriters } from "./pgWriters.ts"
+import { runSnapshotsPostgres, runSnapshotsSqlite } from "./snapshots.ts"
 import { runSqlite } from "./sqlite.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const sizes = sizesFromEnv()
-const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,file,postgres,pgwriters,memory").split(",").map((s) => s.trim()))
+const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,file,postgres,pgwriters,memory,snapshots").split(",").map((s) => s.trim()))
 const dir = mkdtempSync(join(tmpdir(), "eventfold-bench-"))
 
 const started = Date.now()
@@ -67,6 +68,10 @@ try {
       await server.stop()
     }
   })
+  await part("snapshots", async () => {
+    cases.push(...(await runSnapshotsSqlite(dir, sizes)))
+    cases.push(...(await runSnapshotsPostgres(sizes)))
+  })
   await part("memory", async () => {
     memory = await runMemory(dir, sizes)
   })
@@ -92,12 +97,18 @@ function caseNumber(id: string): string {
     appendBatch: "3",
     appendSingle: "4",
     executorDistinct: "5",
-    executorContended: "6"
+    executorContended: "6",
+    snapshotLong: "7",
+    snapshotWrite: "7b"
   }
   return numbers[id] ?? id
 }
 
 function extraText(c: CaseResult): string {
+  const write = c.extra?.["snapshotWriteMsPerCommand"]
+  if (write !== undefined) return `  (one save alone: ${write.toFixed(3)} ms)`
+  const first = c.extra?.["firstCommandMs"]
+  if (first !== undefined) return `  (first command, no snapshot yet: ${(first / 1000).toFixed(2)} s)`
   if (c.extra === undefined || c.extra["eventfoldRetriesPerCommand"] === undefined) return ""
   const failed = c.extra["eventfoldFailed"] ?? 0
   return `  (retries/command: eventfold ${c.extra["eventfoldRetriesPerCommand"].toFixed(2)}, baseline ${

@@ -1,0 +1,33 @@
+/**
+ * An in-memory `SnapshotStore`, for tests and for the memory event store.
+ *
+ * @example
+ * ```ts
+ * import { Executor } from "eventfold"
+ * import { MemoryEventStore, MemorySnapshotStore } from "eventfold/memory"
+ *
+ * program.pipe(Effect.provide(Executor.layerOn(Layer.merge(MemoryEventStore.layer(), MemorySnapshotStore.layer()))))
+ * ```
+ *
+ * @since 0.2.0
+ */
+import { Layer } from "effect"
+import type { Effect } from "effect"
+import { SnapshotStore } from "../Snapshot.ts"
+import * as internal from "./internal/snapshots.ts"
+
+/**
+ * Creates an empty in-memory snapshot store.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (): Effect.Effect<SnapshotStore.Service> => internal.make
+
+/**
+ * A layer with a fresh, empty in-memory snapshot store.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (): Layer.Layer<SnapshotStore> => Layer.effect(SnapshotStore, make())

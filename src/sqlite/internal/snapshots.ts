@@ -1,0 +1,146 @@
+/**
+ * The SQLite snapshot store (internal; public as `SqliteSnapshotStore`): one row
+ * per snapshot in `eventfold_snapshots`, created by the store's migrations.
+ *
+ * Each operation is one autocommit statement. Saves and prunes are writes: while
+ * another connection holds the write lock (an append in another process) they
+ * wait, asynchronously, with short jittered retries up to `busyTimeout`, then
+ * fail with `StoreUnavailable`.
+ */
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Context, Data, Duration, Effect, Either, Option, Schedule } from "effect"
+import type { Key, StoredSnapshot } from "../../Snapshot.ts"
+import { SnapshotStore } from "../../Snapshot.ts"
+import { StoreUnavailable } from "../../StoreError.ts"
+import type { StreamId } from "../../StreamId.ts"
+import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
+import { checkKey, checkPrune, checkSnapshot } from "../../internal/snapshot.ts"
+
+/**
+ * Saves and prunes run on a connection of their own, never inside a caller's
+ * transaction: the executor forks them after the command, when a transaction it
+ * ran in may be over and its connection handed to someone else. (On SQLite, whose
+ * client has one connection, they wait until such a transaction ends.)
+ */
+const outsideTransactions = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.mapInputContext(self, (context: Context.Context<R>) => Context.omit(SqlClient.TransactionConnection)(context) as Context.Context<R>)
+
+/** Name of the snapshots table. */
+export const snapshotsTable = "eventfold_snapshots"
+
+/**
+ * The migration creating the table. The primary key is the lookup of `load`
+ * (the highest version of a key) and makes a second save of one version a
+ * no-op; `WITHOUT ROWID` stores rows in that key's order.
+ */
+export const createSnapshots = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.asVoid(sql.unsafe(`CREATE TABLE ${snapshotsTable} (
+  decider TEXT NOT NULL,
+  stream_id TEXT NOT NULL,
+  schema_version INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  taken_at INTEGER NOT NULL,
+  PRIMARY KEY (decider, stream_id, schema_version, version)
+) WITHOUT ROWID`).raw))
+
+const loadSql = `SELECT version, position, state, taken_at FROM ${snapshotsTable}
+WHERE decider = ? AND stream_id = ? AND schema_version = ? ORDER BY version DESC LIMIT 1`
+
+const saveSql = `INSERT INTO ${snapshotsTable} (decider, stream_id, schema_version, version, position, state, taken_at)
+VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+
+const pruneSql = `DELETE FROM ${snapshotsTable} WHERE decider = ? AND stream_id = ? AND (
+  schema_version < ? OR (schema_version = ? AND version < coalesce((
+    SELECT min(version) FROM (
+      SELECT version FROM ${snapshotsTable} WHERE decider = ? AND stream_id = ? AND schema_version = ?
+      ORDER BY version DESC LIMIT ?
+    )
+  ), 0))
+)`
+
+class Busy extends Data.TaggedError("Busy")<{ readonly cause: SqlError }> {}
+
+const isBusy = (error: SqlError): boolean => {
+  const cause = error.cause
+  const code = typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : ""
+  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")
+}
+
+/** Options of {@link make}. */
+export interface Options {
+  /** How long a write keeps retrying while the database is locked. Default 5 seconds. */
+  readonly busyTimeout?: Duration.DurationInput | undefined
+}
+
+/** The snapshot store over the `SqlClient` in context (a migrated SQLite client). */
+export const make = (options?: Options): Effect.Effect<SnapshotStore.Service, never, SqlClient.SqlClient> =>
+  Effect.map(SqlClient.SqlClient, (sql) => {
+    const schedule = Schedule.exponential(Duration.millis(2), 2).pipe(
+      Schedule.union(Schedule.spaced(Duration.millis(50))),
+      Schedule.jittered,
+      Schedule.upTo(Duration.decode(options?.busyTimeout ?? Duration.seconds(5)))
+    )
+    const run = <A>(operation: string, statement: Effect.Effect<A, SqlError>): Effect.Effect<A, StoreUnavailable> =>
+      statement.pipe(
+        Effect.mapError((error) => isBusy(error) ? new Busy({ cause: error }) : new StoreUnavailable({ operation, cause: error })),
+        Effect.retry({ schedule, while: (error) => error._tag === "Busy" }),
+        Effect.mapError((error) => error._tag === "Busy" ? new StoreUnavailable({ operation, cause: error.cause }) : error),
+        driverDefectsAsUnavailable(operation)
+      )
+
+    const load: SnapshotStore.Service["load"] = (key) =>
+      Either.match(checkKey("loadSnapshot", key), {
+        onLeft: Effect.fail,
+        onRight: () =>
+          Effect.map(
+            run("loadSnapshot", sql.unsafe(loadSql, [key.decider, key.streamId, key.schemaVersion]).values),
+            (rows) =>
+              Option.map(Option.fromNullable(rows[0]), (row): StoredSnapshot => ({
+                decider: key.decider,
+                streamId: key.streamId as StreamId,
+                schemaVersion: key.schemaVersion,
+                version: Number(row[0]),
+                position: Number(row[1]),
+                state: String(row[2]),
+                takenAt: new Date(Number(row[3]))
+              }))
+          )
+      })
+
+    const save: SnapshotStore.Service["save"] = (snapshot) =>
+      Either.match(checkSnapshot(snapshot), {
+        onLeft: Effect.fail,
+        onRight: (s) =>
+          Effect.asVoid(outsideTransactions(run(
+            "saveSnapshot",
+            sql.unsafe(saveSql, [s.decider, s.streamId, s.schemaVersion, s.version, s.position, s.state, s.takenAt.getTime()]).raw
+          )))
+      })
+
+    const prune: SnapshotStore.Service["prune"] = (key: Key, keep: number) =>
+      Either.match(checkPrune(key, keep), {
+        onLeft: Effect.fail,
+        onRight: (k) =>
+          Effect.map(
+            outsideTransactions(run(
+              "pruneSnapshots",
+              sql.unsafe(pruneSql, [
+                k.decider,
+                k.streamId,
+                k.schemaVersion,
+                k.schemaVersion,
+                k.decider,
+                k.streamId,
+                k.schemaVersion,
+                keep
+              ]).raw
+            )),
+            (result) => Number((result as { readonly changes?: number }).changes ?? 0)
+          )
+      })
+
+    return SnapshotStore.of({ load, save, prune })
+  })
