@@ -5,6 +5,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { readSideMigration } from "./readSideMigration.ts"
 
 import { eventsTable } from "../../internal/sqlTables.ts"
 
@@ -31,5 +32,6 @@ const createEvents = Effect.flatMap(SqlClient.SqlClient, (sql) =>
 
 /** Every migration, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "1_create_events": Effect.asVoid(createEvents)
+  "1_create_events": Effect.asVoid(createEvents),
+  "2_read_side": readSideMigration
 }
