@@ -9,6 +9,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { readSideMigration } from "./readSideMigration.ts"
 
 /** Name of the events table. */
 export const eventsTable = "eventfold_events"
@@ -135,5 +136,6 @@ const run = (statements: ReadonlyArray<string>) =>
 /** Every migration, keyed `<id>_<name>` as `Migrator.fromRecord` expects. Never edit one: add the next. */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_events": run([createEvents]),
-  "2_global_order_by_transaction": run([...addTransactionId, createAppendFunction])
+  "2_global_order_by_transaction": run([...addTransactionId, createAppendFunction]),
+  "3_read_side": readSideMigration
 }
