@@ -15,7 +15,7 @@
  *   lease duration. The lock connection is checked every third of it: when
  *   it fails, the lead is lost.
  */
-import { SqlClient } from "@effect/sql"
+import type { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import { Deferred, Duration, Effect, Either, Option, Queue, Stream } from "effect"
