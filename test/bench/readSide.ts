@@ -94,7 +94,8 @@ const live = async (
   appends: number
 ): Promise<LiveResult> => {
   const committed = new Map<number, number>()
-  const latencies: Array<number> = []
+  // when the handler saw each event (it may see one before its append call returns)
+  const seen = new Map<number, number>()
   let done: () => void = () => undefined
   const allSeen = new Promise<void>((resolve) => (done = resolve))
   const latency = Projection.make({
@@ -103,11 +104,8 @@ const live = async (
     handle: (events: ReadonlyArray<Event.RecordedEvent<Ticked>>) =>
       Effect.sync(() => {
         const now = performance.now()
-        for (const event of events) {
-          const at = committed.get(event.data.n)
-          if (at !== undefined) latencies.push(now - at)
-        }
-        if (latencies.length >= appends) done()
+        for (const event of events) seen.set(event.data.n, now)
+        if (seen.size >= appends) done()
       })
   })
   // start following from the end of the log
@@ -124,7 +122,7 @@ const live = async (
   }
   await Promise.race([allSeen, new Promise((resolve) => setTimeout(resolve, 30_000))])
   await reader.runPromise(Fiber.interrupt(fiber))
-  latencies.sort((a, b) => a - b)
+  const latencies = Array.from(seen, ([n, at]) => Math.max(0, at - committed.get(n)!)).sort((a, b) => a - b)
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN
   const result = { backend, appends: latencies.length, p50: at(0.5), p99: at(0.99), max: latencies[latencies.length - 1] ?? Number.NaN }
   progress(`${backend} live latency: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms over ${result.appends} appends`)
