@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
-import { Chunk, Duration, Effect, Exit, Fiber, Layer, Option, Schema, Scope, Stream } from "effect"
+import { Chunk, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Schema, Scope, Stream } from "effect"
 import type { Event} from "eventfold";
 import { EventCodec, EventStore, ExpectedVersion, Projection, StreamId, Subscription } from "eventfold"
 
@@ -100,6 +100,22 @@ export const readSideCases = (label: string, database: Database, options: { read
         const status = Option.getOrThrow(yield* inCtx(statusOf("tx")))
         const log = Chunk.toReadonlyArray(yield* inCtx(Stream.runCollect(Subscription.catchUp())))
         expect(status.checkpoint).toEqual({ cursor: log[1]!.cursor, position: log[1]!.position })
+      }).pipe(Effect.scoped))
+
+    it.live("filters are applied in SQL: only matching rows are fetched", () =>
+      Effect.gen(function*() {
+        const open = yield* database
+        const ctx = yield* Layer.build(open())
+        const inCtx = <X, E>(effect: Effect.Effect<X, E, EventStore.EventStore | SqlClient.SqlClient>) => Effect.provide(effect, ctx)
+        yield* inCtx(appendTo("noise-1", Array.from({ length: 60 }, (_, i) => new Deposited({ amount: i }))))
+        yield* inCtx(appendTo("match-1", [new Withdrawn({ amount: 1 }), new Deposited({ amount: 2 })]))
+        yield* inCtx(appendTo("noise-2", Array.from({ length: 60 }, (_, i) => new Withdrawn({ amount: i }))))
+        yield* inCtx(appendTo("match-2", [new Withdrawn({ amount: 3 })]))
+        const before = (yield* Metric.value(EventStore.rowsFetched)).count
+        const seen = yield* inCtx(Stream.runCollect(Subscription.catchUp({ streamPrefix: "match-", types: ["Withdrawn"], pageSize: 10 })))
+        const fetched = (yield* Metric.value(EventStore.rowsFetched)).count - before
+        expect(Chunk.toReadonlyArray(seen).map((e) => [e.streamId, e.type])).toEqual([["match-1", "Withdrawn"], ["match-2", "Withdrawn"]])
+        expect(fetched).toBe(2)
       }).pipe(Effect.scoped))
 
     it.live("two instances on one database: one runner at a time, exactly-once writes, takeover when the first stops", () =>

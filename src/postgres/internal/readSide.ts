@@ -7,6 +7,8 @@
  *   readSideMigration.ts). Subscriptions also poll every 2 s: a notification
  *   missed while the listener starts or after its connection dropped is found
  *   by the next poll.
+ * - filtered reads: the store's global-order page query (adr/0012) with the
+ *   prefix and types in its WHERE; keep it in step with `store.ts`'s.
  * - checkpoints: `eventfold_projections`, written in the handler's transaction
  *   and only while the row names the runner (fencing).
  * - leadership: a session advisory lock held on a connection reserved from
@@ -18,7 +20,7 @@
 import type { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
-import { Deferred, Duration, Effect, Either, Option, Queue, Stream } from "effect"
+import { Chunk, Deferred, Duration, Effect, Either, Metric, Option, Queue, Stream } from "effect"
 import * as Cursor from "../../Cursor.ts"
 import type { EventStore } from "../../EventStore.ts"
 import type { Checkpoint, CheckpointStore, Record } from "../../Projection.ts"
@@ -26,7 +28,11 @@ import { LeadershipLost } from "../../Projection.ts"
 import { StoreUnavailable } from "../../StoreError.ts"
 import type { ReadSide } from "../../Subscription.ts"
 import { transaction } from "../../internal/transaction.ts"
-import { endByReading, predicate } from "../../internal/subscription.ts"
+import { predicate } from "../../internal/subscription.ts"
+import { ofTransaction } from "../../internal/cursor.ts"
+import { toLogEvents } from "../../internal/keyset.ts"
+import { resolveReadAll } from "../../internal/validate.ts"
+import { rowsFetched } from "../../EventStore.ts"
 import { notifyChannel, projectionsTable } from "./readSideMigration.ts"
 
 /** How often subscriptions on PostgreSQL poll, in case a notification was missed. */
@@ -149,21 +155,68 @@ ON CONFLICT (name) DO UPDATE SET runner = excluded.runner`
           })))
     )
 
+    // ---- filtered reads: the global-order page query of the store, with the filter in its WHERE
+    const readAll: EventStore.Service["readAll"] = (options) => {
+      const prefix = options?.streamPrefix !== undefined && options.streamPrefix !== "" ? options.streamPrefix : undefined
+      const types = options?.types
+      if (prefix === undefined && types === undefined) return service.readAll(options)
+      const keep = predicate(options ?? {})
+      return Either.match(resolveReadAll(options), {
+        onLeft: (error) => Stream.fail(error),
+        onRight: ({ after, pageSize }) => {
+          // a position cursor (not made by this store) is the store's own readAll's to refuse
+          if (after._tag === "Position" && after.position !== 0) {
+            return keep === undefined ? service.readAll(options) : Stream.filter(service.readAll(options), keep)
+          }
+          const params: Array<unknown> = []
+          const where: Array<string> = []
+          if (prefix !== undefined) {
+            params.push(prefix)
+            where.push(`left(stream_id, length($${params.length + 3})) = $${params.length + 3}`)
+          }
+          if (types !== undefined && types.length > 0) {
+            params.push(types)
+            where.push(`type = ANY($${params.length + 3}::text[])`)
+          }
+          const text = `SELECT position, stream_id, version, event_id, type, data::text, metadata::text,
+  floor(extract(epoch FROM recorded_at) * 1000)::float8, transaction_id::text
+FROM eventfold_events
+WHERE (transaction_id, position) > ($1::xid8, $2::int8) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+  AND ${where.join(" AND ")}
+ORDER BY eventfold_events.transaction_id, eventfold_events.position LIMIT $3`
+          const start = after._tag === "Transaction"
+            ? { transaction: after.transaction, position: after.position }
+            : { transaction: "0", position: 0 }
+          return Stream.paginateChunkEffect(start, (cursor) =>
+            Effect.map(values("read", text, [cursor.transaction, cursor.position, pageSize, ...params]), (rows) => {
+              const last = rows[rows.length - 1]
+              const more = rows.length < pageSize || last === undefined
+                ? Option.none<typeof start>()
+                : Option.some({ transaction: String(last[8]), position: Number(last[0]) })
+              return [toLogEvents(rows), more] as const
+            }).pipe(Effect.tap(([chunk]) => Metric.incrementBy(rowsFetched, Chunk.size(chunk)))))
+        }
+      })
+    }
+
+    /** The last event below the visibility bound of `readAll` (events above it come after, as `readAll` yields them). */
+    const end = Effect.map(
+      values(
+        "readAll",
+        `SELECT transaction_id::text, position::float8 FROM eventfold_events
+WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY eventfold_events.transaction_id DESC, eventfold_events.position DESC LIMIT 1`
+      ),
+      (rows) => rows[0] === undefined ? Cursor.start : ofTransaction(String(rows[0][0]), Number(rows[0][1]))
+    )
+
     const readSide: ReadSide = {
       wakeups,
-      end: endByReading(service),
+      end,
       pollInterval,
       checkpoints: { load, commit, lead, list, head }
     }
 
-    return {
-      ...service,
-      // the filter is checked here until the global-order reads take it in SQL
-      readAll: (options) => {
-        const keep = options === undefined ? undefined : predicate(options)
-        return keep === undefined ? service.readAll(options) : Stream.filter(service.readAll(options), keep)
-      },
-      readSide
-    }
+    return { ...service, readAll, readSide }
   })
 
