@@ -98,32 +98,41 @@ export const batches = (store: EventStore.Service, options: BatchOptions): Strea
       : options.after
     const keep = predicate(options)
     const filter = { streamPrefix: options.streamPrefix, types: options.types }
-    // suspended: a retry builds the read again
-    const page = (after: Cursor) =>
-      retried(Effect.suspend(() => Stream.runCollect(Stream.take(readAfter(store, after, { ...filter, pageSize: options.pageSize }), options.pageSize))))
     const wait: Effect.Effect<void> = wakeups === undefined
       ? Effect.sleep(options.pollInterval)
       : Effect.zipRight(
         Effect.raceFirst(Queue.take(wakeups), Effect.sleep(options.pollInterval)),
         Queue.takeAll(wakeups) // coalesce the wake-ups that piled up
       )
-    const pull: Effect.Effect<Chunk.Chunk<Batch>, Option.Option<ReadError>> = Effect.gen(function*() {
-      while (true) {
-        const raw = yield* Effect.mapError(page(cursor), Option.some)
-        const last = Chunk.last(raw)
-        if (Option.isSome(last)) {
-          cursor = cursorOf(last.value)
-          return Chunk.of({
-            events: keep === undefined ? raw : Chunk.filter(raw, keep),
-            cursor,
-            position: last.value.position
-          })
-        }
-        if (!options.live) return yield* Effect.fail(Option.none())
-        yield* wait
-      }
-    })
-    return Stream.repeatEffectChunkOption(pull)
+    const toBatch = (raw: Chunk.Chunk<StoredEvent>): Batch => {
+      const last = Chunk.lastNonEmpty(raw as Chunk.NonEmptyChunk<StoredEvent>)
+      cursor = cursorOf(last)
+      return { events: keep === undefined ? raw : Chunk.filter(raw, keep), cursor, position: last.position }
+    }
+    /**
+     * One pass: a single `readAll` from the cursor to the end of the log, a
+     * batch per page. A store failure restarts the pass from the cursor of the
+     * last batch (`cursor` is read when the pass is built), on `options.retry`.
+     */
+    let passFound = true
+    const pass = Stream.suspend(() => {
+      passFound = false
+      return readAfter(store, cursor, { ...filter, pageSize: options.pageSize }).pipe(
+        Stream.chunks,
+        Stream.filter((chunk) => Chunk.isNonEmpty(chunk)),
+        Stream.map((chunk) => {
+          passFound = true
+          return toBatch(chunk)
+        })
+      )
+    }).pipe(
+      Stream.retry(Schedule.intersect(options.retry, Schedule.recurWhile((error) => error instanceof StoreUnavailable)))
+    )
+    // passes one after another; when one found nothing, wait (live) or end
+    const next: Effect.Effect<void, Option.Option<never>> = Effect.suspend(() =>
+      passFound ? Effect.void : options.live ? wait : Effect.fail(Option.none())
+    )
+    return Stream.flatMap(Stream.repeatEffectOption(next), () => pass)
   }))
 
 /** Resolves the public options against a store. */
