@@ -27,7 +27,7 @@ export const sqlite = (directory: string, file: string): Layer.Layer<StoreAndCli
       yield* fs.makeDirectory(directory, { recursive: true })
       yield* Effect.logInfo(`Event store: SQLite at ${directory}/${file}`)
       const filename = `${directory}/${file}`
-      return SqliteEventStore.layerStore().pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename })))
+      return SqliteEventStore.layerFromClient().pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename })))
     })
   ).pipe(Layer.provide(NodeContext.layer))
 
@@ -36,7 +36,7 @@ export type StoreLayerError = StoreError.StoreUnavailable | ConfigError.ConfigEr
 
 /** PostgreSQL on the secret `DATABASE_URL`. */
 export const postgres: Layer.Layer<StoreAndClient, StoreLayerError> = Layer.merge(
-  PgEventStore.layerStore().pipe(
+  PgEventStore.layerFromClient().pipe(
     Layer.provideMerge(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") })),
     Layer.mapError((error) => error._tag === "SqlError" ? new StoreError.StoreUnavailable({ operation: "connect", cause: error }) : error)
   ),

@@ -28,7 +28,7 @@ import type { Layer} from "effect";
 import { Data, Effect, Stream } from "effect"
 import { inspect } from "node:util"
 import type { EventFor } from "../Decider.ts"
-import { EventStore, typedWith } from "../EventStore.ts"
+import { EventStore, typedFrom } from "../EventStore.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
 import { MemoryEventStore } from "../memory/index.ts"
 import * as Projection from "../Projection.ts"
@@ -111,7 +111,7 @@ export const make = <E, Err, R, LOut = never, StoreErr = never>(
       expected: A
     ): Effect.Effect<A, ScenarioError<Err | QErr, StoreErr>, Exclude<R | QR, EventStore | LOut>> =>
       Effect.gen(function*() {
-        const store = typedWith(yield* EventStore, projection.codec)
+        const store = typedFrom(yield* EventStore, projection.codec)
         for (const { event, streamId } of events) {
           yield* store.append({ streamId, expected: ExpectedVersion.any, events: [event] })
         }
@@ -122,7 +122,7 @@ export const make = <E, Err, R, LOut = never, StoreErr = never>(
         }
         return actual
       }).pipe(
-        Effect.provide(options.layer ?? (MemoryEventStore.layer as unknown as Layer.Layer<EventStore | LOut, StoreErr>))
+        Effect.provide(options.layer ?? (MemoryEventStore.layer() as unknown as Layer.Layer<EventStore | LOut, StoreErr>))
       ) as Effect.Effect<A, ScenarioError<Err | QErr, StoreErr>, Exclude<R | QR, EventStore | LOut>>
   })
 })

@@ -130,7 +130,7 @@ const live = async (
 }
 
 const sqliteStore = (filename: string) =>
-  ManagedRuntime.make(SqliteEventStore.layerStore().pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename }))))
+  ManagedRuntime.make(SqliteEventStore.layerFromClient().pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename }))))
 
 const runSqlite = async (dir: string, sizes: Sizes, liveAppends: number): Promise<[CaseResult, LiveResult]> => {
   const filename = join(dir, "read-side.db")
@@ -198,7 +198,7 @@ const runSqlite = async (dir: string, sizes: Sizes, liveAppends: number): Promis
 }
 
 const pgStore = (url: string) =>
-  ManagedRuntime.make(PgEventStore.layerStore().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }))))
+  ManagedRuntime.make(PgEventStore.layerFromClient().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4 }))))
 
 const runPostgres = async (sizes: Sizes, liveAppends: number): Promise<[CaseResult, LiveResult]> => {
   const server = await startPgServer()

@@ -8,7 +8,7 @@ import { databaseForFile, freshSchemaUrl } from "./support.ts"
 const db = databaseForFile("pg_read_side")
 
 readSideCases("PgEventStore", Effect.map(Effect.suspend(() => freshSchemaUrl(db().url)), (url) => () =>
-  PgEventStore.layerStore().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 6 })))), {
+  PgEventStore.layerFromClient().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 6 })))), {
   // the runner's process "dies": the server ends the connection holding its advisory lock
   killRunner: () =>
     Effect.flatMap(SqlClient.SqlClient, (sql) =>

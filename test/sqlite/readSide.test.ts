@@ -13,7 +13,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 
 readSideCases("SqliteEventStore", Effect.sync(() => {
   const filename = path.join(dir, `db-${++counter}.db`)
-  return () => SqliteEventStore.layerStore().pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename })))
+  return () => SqliteEventStore.layerFromClient().pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename })))
 }), {
   // the runner's process "dies": its lease row is given to a ghost whose lease expires soon
   killRunner: (name) =>

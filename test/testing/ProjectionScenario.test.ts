@@ -27,7 +27,7 @@ const balances = Projection.make({
           ON CONFLICT (id) DO UPDATE SET balance = balances.balance + excluded.balance`, { discard: true }))
 })
 
-const sqliteWithTable = SqliteEventStore.layerStore().pipe(
+const sqliteWithTable = SqliteEventStore.layerFromClient().pipe(
   Layer.provideMerge(SqliteEventStore.layerClient({ filename: ":memory:" })),
   Layer.tap((context) =>
     Effect.flatMap(Effect.provide(SqlClient.SqlClient, context), (sql) =>

@@ -20,7 +20,7 @@
 import type { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
-import { Chunk, Deferred, Duration, Effect, Either, Metric, Option, Queue, Stream } from "effect"
+import { Deferred, Duration, Effect, Either, Metric, Option, Queue, Stream } from "effect"
 import * as Cursor from "../../Cursor.ts"
 import type { EventStore } from "../../EventStore.ts"
 import type { Checkpoint, CheckpointStore, Record } from "../../Projection.ts"
@@ -188,13 +188,13 @@ ORDER BY eventfold_events.transaction_id, eventfold_events.position LIMIT $3`
             ? { transaction: after.transaction, position: after.position }
             : { transaction: "0", position: 0 }
           return Stream.paginateChunkEffect(start, (cursor) =>
-            Effect.map(values("read", text, [cursor.transaction, cursor.position, pageSize, ...params]), (rows) => {
+            Effect.flatMap(values("read", text, [cursor.transaction, cursor.position, pageSize, ...params]), (rows) => {
               const last = rows[rows.length - 1]
               const more = rows.length < pageSize || last === undefined
                 ? Option.none<typeof start>()
                 : Option.some({ transaction: String(last[8]), position: Number(last[0]) })
-              return [toLogEvents(rows), more] as const
-            }).pipe(Effect.tap(([chunk]) => Metric.incrementBy(rowsFetched, Chunk.size(chunk)))))
+              return Effect.as(Metric.incrementBy(rowsFetched, rows.length), [rows, more] as const)
+            }).pipe(Effect.flatMap(([rows, more]) => Effect.map(toLogEvents(rows), (chunk) => [chunk, more] as const))))
         }
       })
     }

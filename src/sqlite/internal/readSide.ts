@@ -8,15 +8,14 @@ import type { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
 import { Chunk, Clock, Data, Deferred, Duration, Effect, Either, Metric, Option, PubSub, Schedule, Stream } from "effect"
 import * as Cursor from "../../Cursor.ts"
-import type { EventId, StoredEvent } from "../../Event.ts"
 import type { EventStore } from "../../EventStore.ts"
 import { rowsFetched } from "../../EventStore.ts"
 import type { Checkpoint, CheckpointStore, Record } from "../../Projection.ts"
 import { LeadershipLost } from "../../Projection.ts"
 import { StoreUnavailable } from "../../StoreError.ts"
-import type { StreamId } from "../../StreamId.ts"
 import type { ReadSide } from "../../Subscription.ts"
 import { ofPosition } from "../../internal/cursor.ts"
+import { toLogEvents } from "../../internal/keyset.ts"
 import { transaction } from "../../internal/transaction.ts"
 import { resolveReadAllByPosition } from "../../internal/validate.ts"
 import { eventsTable } from "./migrations.ts"
@@ -38,19 +37,6 @@ const isBusy = (error: SqlError): boolean => {
 }
 
 const columns = "position, stream_id, version, event_id, type, data, metadata, recorded_at"
-
-const toEvents = (rows: ReadonlyArray<ReadonlyArray<unknown>>): Chunk.Chunk<StoredEvent> =>
-  Chunk.unsafeFromArray(rows.map((row) => ({
-    streamId: row[1] as StreamId,
-    version: row[2] as number,
-    position: Number(row[0]),
-    cursor: ofPosition(Number(row[0])),
-    eventId: row[3] as EventId,
-    type: row[4] as string,
-    data: row[5] as string,
-    metadata: row[6] as string,
-    recordedAt: new Date(row[7] as number)
-  })))
 
 /**
  * Adds the read side to a SQLite store built on `sql`. `busyTimeout` bounds how
@@ -110,11 +96,13 @@ export const withReadSide = (
           return Stream.paginateChunkEffect(after, (cursor) =>
             values("read", text, [cursor, ...filterParams, pageSize]).pipe(
               Effect.tap((rows) => Metric.incrementBy(rowsFetched, rows.length)),
-              Effect.map((rows) => {
-                const chunk = toEvents(rows)
-                const last = Chunk.last(chunk)
-                return [chunk, rows.length < pageSize ? Option.none() : Option.map(last, (e) => e.position)] as const
-              })
+              // the store's own row checks: a corrupt row fails the read with EventDecodeError
+              Effect.flatMap((rows) =>
+                Effect.map(toLogEvents(rows), (chunk) => {
+                  const last = Chunk.last(chunk)
+                  return [chunk, rows.length < pageSize ? Option.none() : Option.map(last, (e) => e.position)] as const
+                })
+              )
             ))
         }
       })
