@@ -21,6 +21,7 @@ import { encodeMetadata } from "./EventCodec.ts"
 import { randomEventId } from "./Event.ts"
 import type { ExpectedVersion } from "./ExpectedVersion.ts"
 import type { AppendError, EventDecodeError, ReadError } from "./StoreError.ts"
+import type { ReadSide } from "./Subscription.ts"
 import { EventEncodeError } from "./StoreError.ts"
 import type { StreamId } from "./StreamId.ts"
 
@@ -57,6 +58,21 @@ export interface ReadAllOptions {
   readonly after?: Cursor | undefined
   /** Rows fetched per page from the backend (default 256). */
   readonly pageSize?: number | undefined
+  /**
+   * Only events of streams whose id starts with this text. SQL backends filter
+   * in the query; a store that ignores it yields more events, never fewer
+   * (`Subscription` applies the filter again).
+   *
+   * @since 0.2.0
+   */
+  readonly streamPrefix?: string | undefined
+  /**
+   * Only events of these types (a non-empty list). Filtered like
+   * {@link ReadAllOptions.streamPrefix}.
+   *
+   * @since 0.2.0
+   */
+  readonly types?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -134,6 +150,14 @@ export declare namespace EventStore {
      * and either every write commits or none does.
      */
     readonly append: (writes: StreamWrite | NonEmptyReadonlyArray<StreamWrite>) => Effect.Effect<AppendResult, AppendError>
+    /**
+     * What the read side (`Subscription`, `Projection`) needs beyond reads:
+     * wake-ups after appends, checkpoints, leadership. Optional: without it
+     * subscriptions poll, and projections cannot run.
+     *
+     * @since 0.2.0
+     */
+    readonly readSide?: ReadSide | undefined
   }
 }
 

@@ -115,6 +115,8 @@ const tracedAppend = <A, E, R>(effect: Effect.Effect<A, E, R>, attributes: Attri
  */
 export const wrap = (store: EventStore.Service): EventStore.Service =>
   EventStore.of({
+    // subscriptions and projections use the wrapped store's read side
+    readSide: store.readSide,
     read: (streamId, options) =>
       tracedRead(counted(store.read(streamId, options)), "eventfold.read", {
         "eventfold.stream_id": streamId,

@@ -135,18 +135,21 @@ export const retry = Schedule.exponential("5 millis").pipe(
 )
 
 /** Options of {@link make}. */
-export interface Options {
+export interface Options<R = never> {
   /** Log every request (method, url, status). Default true. */
   readonly logRequests?: boolean
+  /** More routes and background work on the API's router: the read side (`ReadModel.layer()`). */
+  readonly readSide?: Layer.Layer<never, never, R>
 }
 
 /**
  * The bank server: the API with Swagger and OpenAPI, on the `HttpServer` and
  * over the `EventStore` the caller provides.
  */
-export const make = (options: Options = {}) =>
+export const make = <R = never>(options: Options<R> = {}) =>
   HttpApiBuilder.serve(options.logRequests === false ? identity : HttpMiddleware.logger).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+    Layer.provide(options.readSide ?? Layer.empty),
     Layer.provide(JsonErrorsLive),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
     Layer.provide(ApiLive),

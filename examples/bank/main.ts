@@ -13,6 +13,7 @@ import { HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer } from "effect"
 import { createServer } from "node:http"
+import * as ReadModel from "./ReadModel.ts"
 import * as Server from "./Server.ts"
 import * as Store from "./Store.ts"
 
@@ -36,7 +37,7 @@ const announce = Layer.effectDiscard(
   })
 )
 
-Layer.mergeAll(Server.layer, announce).pipe(
+Layer.mergeAll(Server.make({ readSide: ReadModel.layer() }), announce).pipe(
   Layer.provide(Store.layer),
   Layer.provide(HttpServerLive),
   Layer.launch,

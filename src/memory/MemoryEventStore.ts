@@ -26,6 +26,7 @@ import * as ExpectedVersion from "../ExpectedVersion.ts"
 import { DuplicateEventId, WrongExpectedVersion } from "../StoreError.ts"
 import { ofPosition } from "../internal/cursor.ts"
 import { checkWrites, resolveRead, resolveReadAllByPosition } from "../internal/validate.ts"
+import { withReadSide } from "./internal/readSide.ts"
 
 interface State {
   readonly log: Array<StoredEvent>
@@ -72,7 +73,7 @@ export interface Options {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: Options): Effect.Effect<EventStore.Service> => Effect.sync(() => {
+export const make = (options?: Options): Effect.Effect<EventStore.Service> => Effect.suspend(() => {
   const storePageSize = options?.pageSize ?? defaultPageSize
   const state: State = { log: [], streams: new Map(), eventIds: new Set() }
 
@@ -146,7 +147,7 @@ export const make = (options?: Options): Effect.Effect<EventStore.Service> => Ef
         return Effect.succeed({ streams, positions })
       }))
 
-  return EventStore.of({ read, readAll, append })
+  return withReadSide(EventStore.of({ read, readAll, append }), () => state.log.length)
 })
 
 /**

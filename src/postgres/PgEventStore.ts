@@ -76,6 +76,7 @@ import type { ConfigError } from "effect/ConfigError"
 import { Config, Effect, Layer } from "effect"
 import { defaultPageSize, EventStore } from "../EventStore.ts"
 import { StoreUnavailable } from "../StoreError.ts"
+import { withReadSide } from "./internal/readSide.ts"
 import { makeStore, migrate as runMigrations, migrationLoader } from "./internal/store.ts"
 
 /**
@@ -116,7 +117,7 @@ export interface Options extends PgClient.PgClientConfig, StoreOptions {}
  * @since 0.1.0
  */
 export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> =>
-  Effect.map(SqlClient.SqlClient, (sql) => makeStore(sql, options?.pageSize ?? defaultPageSize))
+  Effect.flatMap(SqlClient.SqlClient, (sql) => withReadSide(sql, makeStore(sql, options?.pageSize ?? defaultPageSize)))
 
 /**
  * The migrations of the eventfold schema, for `@effect/sql`'s Migrator (they

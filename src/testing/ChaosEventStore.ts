@@ -158,7 +158,8 @@ export const make = (store: EventStore.Service, options: Options): Effect.Effect
       store: EventStore.of({
         read: (streamId, readOptions) => faultyRead("read", store.read(streamId, readOptions)),
         readAll: (readOptions) => faultyRead("readAll", store.readAll(readOptions)),
-        append
+        append,
+        readSide: store.readSide
       }),
       chaos: Chaos.of({ faults: Ref.get(log) })
     }

@@ -18,6 +18,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Array as Arr, Chunk, Clock, Effect, Either, Exit, Fiber, Metric, Schema, Stream } from "effect"
 import type { Layer } from "effect"
 import { Cursor, Event, EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "../index.ts"
+import * as SubscriptionContract from "./SubscriptionContract.ts"
 
 /**
  * What the suite needs from a backend.
@@ -32,6 +33,14 @@ import { Cursor, Event, EventCodec, EventStore, ExpectedVersion, StoreError, Str
 export interface Options<E> {
   /** A layer with a fresh, empty store. Called once per test. */
   readonly makeStore: () => Layer.Layer<EventStore.EventStore, E>
+  /**
+   * Whether the store has a read side (`EventStore.Service["readSide"]`): then
+   * the subscription and projection cases of `SubscriptionContract` run too.
+   * Default `true`.
+   *
+   * @since 0.2.0
+   */
+  readonly readSide?: boolean | undefined
 }
 
 class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
@@ -685,5 +694,6 @@ export const suite = <E>(name: string, options: Options<E>): void => {
       corrupt("a payload that does not match the schema", "Deposited", "{\"amount\":\"lots\"}")
       corrupt("a payload that is not an object", "Withdrawn", "[1,2]")
     })
+    if (options.readSide !== false) SubscriptionContract.cases(options)
   })
 }

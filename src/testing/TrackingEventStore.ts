@@ -83,7 +83,7 @@ export const make = (store: EventStore.Service): Effect.Effect<{
         return Ref.update(recorded, (all) => [...all, { writes, result }])
       })
     return {
-      store: EventStore.of({ read: store.read, readAll: store.readAll, append }),
+      store: EventStore.of({ read: store.read, readAll: store.readAll, append, readSide: store.readSide }),
       tracking: Tracking.of({ appends: Ref.get(recorded), clear: Ref.set(recorded, []) })
     }
   })

@@ -14,3 +14,4 @@
  * @since 0.1.0
  */
 export * as StoreContract from "./StoreContract.ts"
+export * as SubscriptionContract from "./SubscriptionContract.ts"

@@ -26,15 +26,18 @@ import { startPgServer } from "./pgServer.ts"
 import { runPgWriters } from "./pgWriters.ts"
 import { runSnapshotsPostgres, runSnapshotsSqlite } from "./snapshots.ts"
 import { runSqlite } from "./sqlite.ts"
+import type { ReadSideResult } from "./readSide.ts"
+import { runReadSide } from "./readSide.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const sizes = sizesFromEnv()
-const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,file,postgres,pgwriters,memory,snapshots").split(",").map((s) => s.trim()))
+const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,file,postgres,pgwriters,memory,snapshots,readside").split(",").map((s) => s.trim()))
 const dir = mkdtempSync(join(tmpdir(), "eventfold-bench-"))
 
 const started = Date.now()
 const cases: Array<CaseResult> = []
 let memory: MemoryResult | undefined
+let readSide: ReadSideResult | undefined
 const failures: Array<string> = []
 
 const part = async (name: string, f: () => Promise<void>): Promise<void> => {
@@ -75,6 +78,10 @@ try {
   await part("memory", async () => {
     memory = await runMemory(dir, sizes)
   })
+  await part("readside", async () => {
+    readSide = await runReadSide(dir, sizes, new Set(["sqlite", "postgres"]))
+    cases.push(...readSide.cases)
+  })
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
@@ -99,7 +106,8 @@ function caseNumber(id: string): string {
     executorDistinct: "5",
     executorContended: "6",
     snapshotLong: "7",
-    snapshotWrite: "7b"
+    snapshotWrite: "7b",
+    projection: "8"
   }
   return numbers[id] ?? id
 }
@@ -137,6 +145,21 @@ if (memory !== undefined) {
     `peak RSS ratio large/small: ${memory.ratio.toFixed(2)} (${memory.bytesPerEvent.toFixed(1)} bytes of RSS per extra event)`
   )
 }
+if (readSide !== undefined && readSide.live.length > 0) {
+  console.log()
+  console.log(
+    table(
+      ["live latency: append commit -> projection handler", "appends", "p50", "p99", "max"],
+      readSide.live.map((l) => [
+        l.backend === "sqlite" ? "SQLite (another connection; polling every 200 ms)" : "PostgreSQL (LISTEN/NOTIFY)",
+        String(l.appends),
+        `${l.p50.toFixed(1)} ms`,
+        `${l.p99.toFixed(1)} ms`,
+        `${l.max.toFixed(1)} ms`
+      ])
+    )
+  )
+}
 console.log()
 console.log(`total ${seconds.toFixed(0)} s on ${cpus().length} cores`)
 
@@ -153,6 +176,7 @@ writeFileSync(
       seconds,
       cases,
       memory: memory ?? null,
+      live: readSide?.live ?? null,
       failures
     },
     null,

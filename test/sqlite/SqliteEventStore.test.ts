@@ -331,12 +331,12 @@ describe("SqliteEventStore", () => {
     it.live("with runMigrations false, migrate creates the schema once, records it, and the store works", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        expect(yield* SqliteEventStore.migrate).toEqual([[1, "create_events"], [4, "create_snapshots"]])
+        expect(yield* SqliteEventStore.migrate).toEqual([[1, "create_events"], [2, "read_side"], [3, "create_snapshots"]])
         expect(yield* SqliteEventStore.migrate).toEqual([])
         const tables = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'eventfold%' ORDER BY name`
-        expect(tables.map((t) => t.name)).toEqual(["eventfold_events", "eventfold_migrations", "eventfold_snapshots"])
+        expect(tables.map((t) => t.name)).toEqual(["eventfold_events", "eventfold_migrations", "eventfold_projections", "eventfold_snapshots"])
         const applied = yield* sql<{ migration_id: number; name: string }>`SELECT migration_id, name FROM eventfold_migrations`
-        expect(applied).toEqual([{ migration_id: 1, name: "create_events" }, { migration_id: 4, name: "create_snapshots" }])
+        expect(applied).toEqual([{ migration_id: 1, name: "create_events" }, { migration_id: 2, name: "read_side" }, { migration_id: 3, name: "create_snapshots" }])
         const store = yield* EventStore.EventStore
         const ok = yield* store.append({ streamId: sid("late"), expected: ExpectedVersion.noStream, events: yield* deposits(1) })
         expect(ok.streams).toEqual([{ streamId: "late", version: 1 }])
@@ -351,7 +351,7 @@ describe("SqliteEventStore", () => {
             Effect.flatMap(deposit(i), (event) => store.append({ streamId: sid(`opener-${i}`), expected: ExpectedVersion.noStream, events: [event] }))),
           { concurrency: "unbounded", discard: true })
         const sql = yield* Effect.provide(SqlClient.SqlClient, contexts[0]!)
-        expect(yield* sql`SELECT migration_id FROM eventfold_migrations`).toEqual([{ migration_id: 1 }, { migration_id: 4 }])
+        expect(yield* sql`SELECT migration_id FROM eventfold_migrations`).toEqual([{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }])
         expect(yield* sql`SELECT count(*) AS n FROM eventfold_events`).toEqual([{ n: 4 }])
       }).pipe(Effect.scoped))
   })

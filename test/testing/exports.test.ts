@@ -31,13 +31,13 @@ describe("eventfold/testing entry points", () => {
       }
     `)
     expect(stdout).toBe(
-      "Arbitraries,ChaosEventStore,Property,Scenario,TrackingEventStore\n" +
+      "Arbitraries,ChaosEventStore,ProjectionScenario,Property,Scenario,TrackingEventStore\n" +
         "Actual:   events [ { streamId: 'account-a', event: Deposited { amount: 5, _tag: 'Deposited' } } ]\n"
     )
   })
 
   it("the contract suite is in eventfold/testing/vitest, not in eventfold/testing", () => {
-    expect(Object.keys(Testing).sort()).toEqual(["Arbitraries", "ChaosEventStore", "Property", "Scenario", "TrackingEventStore"])
+    expect(Object.keys(Testing).sort()).toEqual(["Arbitraries", "ChaosEventStore", "ProjectionScenario", "Property", "Scenario", "TrackingEventStore"])
     expect(typeof StoreContract.suite).toBe("function")
   })
 

@@ -9,6 +9,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { readSideMigration } from "./readSideMigration.ts"
 import { createSnapshots } from "./snapshots.ts"
 
 /** Name of the events table. */
@@ -137,6 +138,7 @@ const run = (statements: ReadonlyArray<string>) =>
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_events": run([createEvents]),
   "2_global_order_by_transaction": run([...addTransactionId, createAppendFunction]),
+  "3_read_side": readSideMigration,
   // command-state snapshots (src/Snapshot.ts, adr/0015-snapshots.md)
   "4_create_snapshots": createSnapshots
 }

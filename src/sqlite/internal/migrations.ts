@@ -5,6 +5,7 @@
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { readSideMigration } from "./readSideMigration.ts"
 import { createSnapshots } from "./snapshots.ts"
 
 import { eventsTable } from "../../internal/sqlTables.ts"
@@ -33,6 +34,7 @@ const createEvents = Effect.flatMap(SqlClient.SqlClient, (sql) =>
 /** Every migration, keyed `<id>_<name>` as `Migrator.fromRecord` expects. */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "1_create_events": Effect.asVoid(createEvents),
+  "2_read_side": readSideMigration,
   // command-state snapshots (src/Snapshot.ts, adr/0015-snapshots.md)
-  "4_create_snapshots": createSnapshots
+  "3_create_snapshots": createSnapshots
 }

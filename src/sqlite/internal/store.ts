@@ -3,6 +3,7 @@
  * busy retries, SQL text, the store, migrations and the client layer.
  * `SqliteEventStore.ts` is the documented surface over it.
  */
+import { withReadSide } from "./readSide.ts"
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
@@ -132,7 +133,7 @@ interface RunResult {
 
 /** The store over `sql`: see `SqliteEventStore.make`. */
 export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> =>
-  Effect.map(SqlClient.SqlClient, (sql) => {
+  Effect.flatMap(SqlClient.SqlClient, (sql) => {
     const budget = Duration.decode(options?.busyTimeout ?? defaultBusyTimeout)
     const retryRead = retryBusy("read", budget)
     const retryAppend = retryBusy("append", budget)
@@ -256,7 +257,7 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
           ))
       })
 
-    return EventStore.of({ read, readAll, append })
+    return withReadSide(sql, budget, EventStore.of({ read, readAll, append }))
   })
 
 

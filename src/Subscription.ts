@@ -1,0 +1,162 @@
+/**
+ * The global log as a live `Stream`: from a cursor (`"start"`, `"end"` or a
+ * saved `Cursor`), it catches up page by page and then follows new events as
+ * they commit. It never ends on its own: it ends when its consumer stops
+ * (`Stream.take`, interruption, the scope closing).
+ *
+ * - **Order and delivery.** Events come in the log's order (`readAll`'s), with
+ *   no gaps, at least once from the cursor you give: save the `cursor` of the
+ *   last event you handled and resume from it, and nothing is skipped or seen
+ *   twice except what you handled but did not save.
+ * - **Filters.** `streamPrefix` and `types` are pushed down to the store (SQL
+ *   `WHERE`, with an index on `(type, position)`), and checked again here.
+ * - **Live.** After catching up, the subscription waits for a wake-up or the
+ *   poll interval, whichever comes first, and reads again: memory wakes up
+ *   through a `PubSub`; SQLite wakes up when this process appends and polls
+ *   for other processes (default every 200 ms); PostgreSQL listens for a
+ *   `NOTIFY` sent by every append's transaction at commit, on a dedicated
+ *   connection, and polls every 2 s in case a notification was lost (a dropped
+ *   listener connection). A store without a read side polls every second.
+ * - **Failures.** `StoreUnavailable` is retried on `retry` (default: jittered
+ *   exponential backoff from 50 ms, at most 5 s apart, forever) from the last
+ *   cursor; only when the schedule gives up does the stream fail.
+ *
+ * See adr/0014-read-side.md.
+ *
+ * @example
+ * ```ts
+ * import { Subscription } from "eventfold"
+ *
+ * const program = Subscription.typed(AccountEvents, { from: checkpoint, streamPrefix: "account-" }).pipe(
+ *   Stream.runForEach((event) => Effect.log(event.type, event.cursor))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+import { Effect, Stream } from "effect"
+import type { Duration, Queue, Schedule, Scope } from "effect"
+import type { Cursor } from "./Cursor.ts"
+import type { RecordedEvent, StoredEvent } from "./Event.ts"
+import type { EventCodec } from "./EventCodec.ts"
+import { decode, EventStore } from "./EventStore.ts"
+import type { CheckpointStore } from "./Projection.ts"
+import type { EventDecodeError, ReadError } from "./StoreError.ts"
+import * as internal from "./internal/subscription.ts"
+
+/**
+ * Where a subscription starts: `"start"` (the whole log), `"end"` (only events
+ * appended after it starts), or after a saved cursor.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type From = "start" | "end" | Cursor
+
+/**
+ * Options of a subscription.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /** Where to start (default `"start"`). */
+  readonly from?: From | undefined
+  /** Only events of streams whose id starts with this text. */
+  readonly streamPrefix?: string | undefined
+  /** Only events of these types (a non-empty list). */
+  readonly types?: ReadonlyArray<string> | undefined
+  /** Events read per page (default 256). */
+  readonly pageSize?: number | undefined
+  /** How long to wait, when no wake-up comes, before reading again (default: the store's). */
+  readonly pollInterval?: Duration.DurationInput | undefined
+  /** How `StoreUnavailable` is retried (default: backoff up to 5 s apart, forever). */
+  readonly retry?: Schedule.Schedule<unknown, unknown> | undefined
+}
+
+/**
+ * What a backend offers the read side, as `EventStore.Service["readSide"]`.
+ * Only backend authors implement it; every backend of eventfold does.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ReadSide {
+  /**
+   * Subscribes to wake-ups for the life of the scope: once it has returned,
+   * every append that commits later offers a signal (signals may be coalesced,
+   * and may come without new events).
+   */
+  readonly wakeups: Effect.Effect<Queue.Dequeue<void>, never, Scope.Scope>
+  /** The cursor after the last event of the log (`Cursor.start` when empty). */
+  readonly end: Effect.Effect<Cursor, ReadError>
+  /** The default poll interval of subscriptions on this store. */
+  readonly pollInterval: Duration.Duration
+  /** Checkpoints and leadership of projections. */
+  readonly checkpoints: CheckpointStore
+}
+
+/**
+ * The stored (not decoded) events of the global log, live, from a store.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const fromStore = (store: EventStore.Service, options?: Options): Stream.Stream<StoredEvent, ReadError> =>
+  Stream.flatMap(
+    internal.batches(store, internal.resolveBatchOptions(store, options ?? {}, true)),
+    (batch) => Stream.fromChunk(batch.events)
+  )
+
+/**
+ * The stored (not decoded) events of the global log, live, from the
+ * `EventStore` in context.
+ *
+ * @example
+ * ```ts
+ * // Server-Sent Events: resume after the client's Last-Event-ID
+ * Subscription.stored({ from: lastEventId, types: ["Deposited"] })
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const stored = (options?: Options): Stream.Stream<StoredEvent, ReadError, EventStore> =>
+  Stream.unwrap(Effect.map(EventStore, (store) => fromStore(store, options)))
+
+/**
+ * The decoded events of the global log, live: every event passing the filters
+ * is decoded with `codec` (an event that does not decode fails the stream with
+ * `EventDecodeError` naming it). Filter with `types` when the log holds events
+ * the codec does not know.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const typed = <E>(
+  codec: EventCodec<E>,
+  options?: Options
+): Stream.Stream<RecordedEvent<E>, ReadError | EventDecodeError, EventStore> => decode(stored(options), codec)
+
+/**
+ * The log from a cursor up to the events committed when each page was read,
+ * then the end: a subscription that does not stay live (for replays and tests).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const catchUp = (options?: Options): Stream.Stream<StoredEvent, ReadError, EventStore> =>
+  Stream.unwrap(Effect.map(EventStore, (store) =>
+    Stream.flatMap(
+      internal.batches(store, internal.resolveBatchOptions(store, options ?? {}, false)),
+      (batch) => Stream.fromChunk(batch.events)
+    )))
+
+/**
+ * Re-exported for backend authors: the cursor after the last event, read
+ * through `readAll` (for stores without a faster way).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const endOf = (store: EventStore.Service): Effect.Effect<Cursor, ReadError> => internal.endByReading(store)
