@@ -1,0 +1,71 @@
+/**
+ * The measured process of the memory case. It is NOT run with tsx: memory.ts
+ * compiles this file and ./domain.ts to plain JavaScript (under .tmp/bench/, in
+ * the package scope) and runs it with `node`, so "eventfold" resolves to the
+ * compiled package (dist/, `npm run build`) and no loader shares the heap.
+ *
+ *   node .tmp/bench/memory-fold.js sqlite <file> <events>
+ *   node .tmp/bench/memory-fold.js postgres <url> <events>
+ *
+ * It executes one command whose decider reads and folds the whole stream, then
+ * appends one event, and prints one JSON line: the events folded, the time, and
+ * the peak RSS (`process.resourceUsage().maxRSS`, and the peak of
+ * `process.memoryUsage().rss` sampled every 5 ms). With `MEMORY_SNAPSHOT_AT=n`
+ * (a comma-separated list) it writes a heap snapshot after the n-th event folded
+ * (`v8.writeHeapSnapshot`, into the working directory): what stays alive while the fold runs.
+ */
+import { writeHeapSnapshot } from "node:v8"
+import { Effect, Layer, Redacted } from "effect"
+import { Decider, Executor } from "eventfold"
+import { PgEventStore } from "eventfold/postgres"
+import { SqliteEventStore } from "eventfold/sqlite"
+import { account, accountStream, Deposit, expectedSum } from "./domain.ts"
+
+const [backend, target, eventsArg] = process.argv.slice(2)
+const events = Number(eventsArg)
+if (target === undefined || !Number.isInteger(events) || events <= 0 || (backend !== "sqlite" && backend !== "postgres")) {
+  console.error("usage: memory-fold.js sqlite|postgres <file|url> <events>")
+  process.exit(2)
+}
+
+const snapshotsAt = new Set(
+  (process.env["MEMORY_SNAPSHOT_AT"] ?? "").split(",").filter((s) => s.trim() !== "").map(Number)
+)
+let folded = 0
+const decider = snapshotsAt.size === 0 ? account : Decider.make({
+  ...account,
+  evolve: (state: number, event) => {
+    folded++
+    if (snapshotsAt.has(folded)) console.error(`heap snapshot at ${folded}: ${writeHeapSnapshot()}`)
+    return account.evolve(state, event)
+  }
+})
+
+let peak = process.memoryUsage().rss
+const sampler = setInterval(() => {
+  peak = Math.max(peak, process.memoryUsage().rss)
+}, 5)
+const store = backend === "sqlite"
+  ? SqliteEventStore.layer({ filename: target })
+  : PgEventStore.layer({ url: Redacted.make(target), runMigrations: false })
+const layer = Executor.layer.pipe(Layer.provideMerge(store))
+const startRss = process.memoryUsage().rss
+const start = performance.now()
+const result = await Effect.runPromise(
+  Executor.execute(decider, new Deposit({ account: "memory", amount: 1 })).pipe(Effect.provide(layer))
+)
+const ms = performance.now() - start
+clearInterval(sampler)
+peak = Math.max(peak, process.memoryUsage().rss)
+const expected = expectedSum(events) + 1
+if (result.state !== expected) {
+  console.error(`folded balance ${result.state}, expected ${expected}`)
+  process.exit(1)
+}
+console.log(JSON.stringify({
+  events,
+  ms,
+  startRss,
+  sampledPeakRss: peak,
+  maxRss: process.resourceUsage().maxRSS * 1024
+}))
