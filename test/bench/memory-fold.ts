@@ -12,7 +12,8 @@
  * the peak RSS (`process.resourceUsage().maxRSS`, and the peak of
  * `process.memoryUsage().rss` sampled every 5 ms). With `MEMORY_SNAPSHOT_AT=n`
  * (a comma-separated list) it writes a heap snapshot after the n-th event folded
- * (`v8.writeHeapSnapshot`, into the working directory): what stays alive while the fold runs.
+ * (`v8.writeHeapSnapshot`, into the working directory): what stays alive while the fold runs;
+ * with `MEMORY_TRACE=1` it prints the process's memory use to stderr every 50,000 events.
  */
 import { writeHeapSnapshot } from "node:v8"
 import { Effect, Layer, Redacted } from "effect"
@@ -31,11 +32,18 @@ if (target === undefined || !Number.isInteger(events) || events <= 0 || (backend
 const snapshotsAt = new Set(
   (process.env["MEMORY_SNAPSHOT_AT"] ?? "").split(",").filter((s) => s.trim() !== "").map(Number)
 )
+const trace = process.env["MEMORY_TRACE"] !== undefined
+const report = () => {
+  const usage = process.memoryUsage()
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(1)
+  console.error(`folded ${folded}: rss ${mb(usage.rss)} heapTotal ${mb(usage.heapTotal)} heapUsed ${mb(usage.heapUsed)} external ${mb(usage.external)}`)
+}
 let folded = 0
-const decider = snapshotsAt.size === 0 ? account : Decider.make({
+const decider = snapshotsAt.size === 0 && process.env["MEMORY_TRACE"] === undefined ? account : Decider.make({
   ...account,
   evolve: (state: number, event) => {
     folded++
+    if (trace && folded % 50_000 === 0) report()
     if (snapshotsAt.has(folded)) console.error(`heap snapshot at ${folded}: ${writeHeapSnapshot()}`)
     return account.evolve(state, event)
   }
@@ -43,7 +51,8 @@ const decider = snapshotsAt.size === 0 ? account : Decider.make({
 
 let peak = process.memoryUsage().rss
 const sampler = setInterval(() => {
-  peak = Math.max(peak, process.memoryUsage().rss)
+  const usage = process.memoryUsage()
+  peak = Math.max(peak, usage.rss)
 }, 5)
 const store = backend === "sqlite"
   ? SqliteEventStore.layer({ filename: target })
