@@ -16,11 +16,11 @@
  * with `MEMORY_TRACE=1` it prints the process's memory use to stderr every 50,000 events.
  */
 import { writeHeapSnapshot } from "node:v8"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Redacted } from "effect"
 import { Decider, Executor } from "eventfold"
 import { PgEventStore } from "eventfold/postgres"
 import { SqliteEventStore } from "eventfold/sqlite"
-import { account, accountStream, Deposit, expectedSum } from "./domain.ts"
+import { account, Deposit, expectedSum } from "./domain.ts"
 
 const [backend, target, eventsArg] = process.argv.slice(2)
 const events = Number(eventsArg)
@@ -40,12 +40,16 @@ const report = () => {
 }
 let folded = 0
 const decider = snapshotsAt.size === 0 && process.env["MEMORY_TRACE"] === undefined ? account : Decider.make({
-  ...account,
-  evolve: (state: number, event) => {
+  name: account.name,
+  codec: account.codec,
+  initialState: account.initialState,
+  streams: account.streams,
+  decide: account.decide,
+  evolve: (state: number, event, streamId) => {
     folded++
     if (trace && folded % 50_000 === 0) report()
     if (snapshotsAt.has(folded)) console.error(`heap snapshot at ${folded}: ${writeHeapSnapshot()}`)
-    return account.evolve(state, event)
+    return account.evolve(state, event, streamId)
   }
 })
 
@@ -57,7 +61,7 @@ const sampler = setInterval(() => {
 const store = backend === "sqlite"
   ? SqliteEventStore.layer({ filename: target })
   : PgEventStore.layer({ url: Redacted.make(target), runMigrations: false })
-const layer = Executor.layer.pipe(Layer.provideMerge(store))
+const layer = Executor.layerOn(store)
 const startRss = process.memoryUsage().rss
 const start = performance.now()
 const result = await Effect.runPromise(
