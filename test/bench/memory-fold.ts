@@ -1,11 +1,11 @@
 /**
  * The measured process of the memory case. It is NOT run with tsx: memory.ts
- * compiles this file and ./domain.ts to plain JavaScript (under .tmp/bench/, in
+ * compiles this file and ./domain.ts to plain JavaScript (under .data/bench/, in
  * the package scope) and runs it with `node`, so "eventfold" resolves to the
  * compiled package (dist/, `npm run build`) and no loader shares the heap.
  *
- *   node .tmp/bench/memory-fold.js sqlite <file> <events>
- *   node .tmp/bench/memory-fold.js postgres <url> <events>
+ *   node .data/bench/memory-fold.js sqlite <file> <events>
+ *   node .data/bench/memory-fold.js postgres <url> <events>
  *
  * It executes one command whose decider reads and folds the whole stream, then
  * appends one event, and prints one JSON line: the events folded, the time, and

@@ -6,7 +6,7 @@
  *
  * The measured child (./memory-fold.ts) runs on the compiled package: this part
  * runs `npm run build` (dist/) first, compiles memory-fold.ts and domain.ts to
- * JavaScript under .tmp/bench/, and starts them with plain `node`, so no tsx
+ * JavaScript under .data/bench/, and starts them with plain `node`, so no tsx
  * loader (nor its transform cache) sits in the measured heap. Filling the
  * streams happens here, through the raw drivers.
  *
@@ -29,7 +29,7 @@ import { createDatabase, fillStream, openRaw } from "./sqlite.ts"
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL("../..", import.meta.url))
-const out = join(root, ".tmp", "bench")
+const out = join(root, ".data", "bench")
 
 /** One fold, as the child reports it. */
 export interface MemoryRun {
@@ -50,7 +50,7 @@ export interface MemoryResult {
   readonly bytesPerEvent: number
 }
 
-/** Builds dist/ and compiles the measured child to .tmp/bench/memory-fold.js. */
+/** Builds dist/ and compiles the measured child to .data/bench/memory-fold.js. */
 export const prepareChild = async (): Promise<string> => {
   if (process.env["BENCH_MEMORY_NO_BUILD"] === undefined) {
     progress("memory: npm run build (the measured child runs on dist/)")
