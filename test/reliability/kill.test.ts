@@ -65,8 +65,8 @@ describe("a writer SIGKILLed mid-append, 5 times", () => {
   it.live("on SQLite: only whole appends are stored, every acknowledged one, at dense versions", () => {
     const filename = tempSqliteFile("kill")
     return killRepeatedly(filename, SqliteEventStore.layer({ filename }))
-  }, 90_000)
+  }, 150_000)
 
   it.live("on PostgreSQL: only whole appends are stored, every acknowledged one, at dense versions", () =>
-    Effect.flatMap(freshSchemaUrl(db().url), (url) => killRepeatedly(url, PgEventStore.layer({ url: Redacted.make(url) }))), 90_000)
+    Effect.flatMap(freshSchemaUrl(db().url), (url) => killRepeatedly(url, PgEventStore.layer({ url: Redacted.make(url) }))), 150_000)
 })

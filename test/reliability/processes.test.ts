@@ -47,12 +47,12 @@ describe("two OS processes contending on one stream", () => {
       const filename = tempSqliteFile("contend")
       const storeLayer = SqliteEventStore.layer({ filename })
       yield* contend(filename, storeLayer)
-    }), 60_000)
+    }), 120_000)
 
   it.live("on one PostgreSQL database: exactly 80 events, versions 1..80, each acknowledged event stored once at its version", () =>
     Effect.gen(function*() {
       const url = yield* freshSchemaUrl(db().url)
       const storeLayer = PgEventStore.layer({ url: Redacted.make(url) })
       yield* contend(url, storeLayer)
-    }), 60_000)
+    }), 120_000)
 })
