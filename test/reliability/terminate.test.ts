@@ -118,4 +118,27 @@ describe("pg_terminate_backend of the store's connection", () => {
       expect(appended.streams).toEqual([{ streamId: "victim", version: 3 }])
       expect((yield* readStream(store, sid)).map((e) => JSON.parse(e.data))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
     })))
+
+  it.live("a pg_cancel_backend the store did not ask for (as @effect/sql-pg sends for an interrupted fiber, landing late) is run again: the read and the append succeed", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { holder, monitor, store } = yield* setup
+      const cancelWaiter = Effect.flatMap(lockWaiter(monitor), (pid) => query(monitor, "SELECT pg_cancel_backend($1) AS done", [pid]))
+
+      yield* lockTable(holder)
+      const reading = yield* Effect.fork(readStream(store, sid))
+      expect(yield* cancelWaiter).toEqual([{ done: true }])
+      yield* Effect.sleep("100 millis")
+      yield* query(holder, "ROLLBACK")
+      expect((yield* Fiber.join(reading)).map((e) => e.version)).toEqual([1, 2])
+
+      yield* lockTable(holder)
+      const appending = yield* Effect.fork(
+        Effect.flatMap(event(3), (e) => store.append({ streamId: sid, expected: ExpectedVersion.unsafeExact(2), events: [e] }))
+      )
+      expect(yield* cancelWaiter).toEqual([{ done: true }])
+      yield* Effect.sleep("100 millis")
+      yield* query(holder, "ROLLBACK")
+      expect((yield* Fiber.join(appending)).streams).toEqual([{ streamId: "victim", version: 3 }])
+      expect((yield* readStream(store, sid)).map((e) => JSON.parse(e.data))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
+    })))
 })
