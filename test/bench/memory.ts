@@ -1,18 +1,35 @@
 /**
- * The memory case: folds a small and a large SQLite stream through the Executor,
- * each in a fresh child process (memory-child.ts), and compares their peak RSS.
- * Streaming keeps the ratio near 1; materializing the stream would grow it with
- * the event count.
+ * The memory case: folds a small and a large stream through the Executor, on
+ * SQLite and on PostgreSQL, each fold in a fresh child process, and compares their
+ * peak RSS. Streaming keeps the ratio near 1; any per-event retention grows it
+ * with the event count.
+ *
+ * The measured child (./memory-fold.ts) runs on the compiled package: this part
+ * runs `npm run build` (dist/) first, compiles memory-fold.ts and domain.ts to
+ * JavaScript under .data/bench/, and starts them with plain `node`, so no tsx
+ * loader (nor its transform cache) sits in the measured heap. Filling the
+ * streams happens here, through the raw drivers.
+ *
+ * `BENCH_MEMORY_BACKENDS=sqlite,postgres` (default both) picks the backends;
+ * `BENCH_MEMORY_NO_BUILD=1` reuses an existing dist/.
  */
 import { execFile } from "node:child_process"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import { Effect, Layer, Redacted } from "effect"
+import { PgEventStore } from "eventfold/postgres"
+import ts from "typescript"
+import { accountStream } from "./domain.ts"
 import type { Sizes } from "./harness.ts"
 import { progress } from "./harness.ts"
+import { createBenchDatabase, startPgServer, withClient } from "./pgServer.ts"
+import { createDatabase, fillStream, openRaw } from "./sqlite.ts"
 
 const run = promisify(execFile)
-const child = fileURLToPath(new URL("./memory-child.ts", import.meta.url))
+const root = fileURLToPath(new URL("../..", import.meta.url))
+const out = join(root, ".data", "bench")
 
 /** One fold, as the child reports it. */
 export interface MemoryRun {
@@ -23,8 +40,9 @@ export interface MemoryRun {
   readonly maxRss: number
 }
 
-/** Both folds and how their peaks compare. */
+/** Both folds of one backend and how their peaks compare. */
 export interface MemoryResult {
+  readonly backend: "sqlite" | "postgres"
   readonly runs: ReadonlyArray<MemoryRun>
   /** Peak RSS of the large fold over that of the small one. */
   readonly ratio: number
@@ -32,31 +50,103 @@ export interface MemoryResult {
   readonly bytesPerEvent: number
 }
 
-const tsx = async (args: ReadonlyArray<string>): Promise<string> => {
-  const { stdout } = await run(process.execPath, ["--import", "tsx", child, ...args], {
-    maxBuffer: 1024 * 1024,
-    cwd: fileURLToPath(new URL("../..", import.meta.url))
-  })
-  const last = stdout.trim().split("\n").at(-1) ?? ""
-  return last
+/** Builds dist/ and compiles the measured child to .data/bench/memory-fold.js. */
+export const prepareChild = async (): Promise<string> => {
+  if (process.env["BENCH_MEMORY_NO_BUILD"] === undefined) {
+    progress("memory: npm run build (the measured child runs on dist/)")
+    await run(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, maxBuffer: 16 * 1024 * 1024 })
+  }
+  mkdirSync(out, { recursive: true })
+  for (const name of ["memory-fold", "domain"]) {
+    const source = readFileSync(fileURLToPath(new URL(`./${name}.ts`, import.meta.url)), "utf8")
+    const { outputText } = ts.transpileModule(source, {
+      fileName: `${name}.ts`,
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext,
+        target: ts.ScriptTarget.ES2022,
+        verbatimModuleSyntax: true,
+        rewriteRelativeImportExtensions: true
+      }
+    })
+    writeFileSync(join(out, `${name}.js`), outputText)
+  }
+  return join(out, "memory-fold.js")
 }
 
-/** Fills and folds `sizes.memorySmall` and `sizes.memoryLarge` events. */
-export const runMemory = async (dir: string, sizes: Sizes): Promise<MemoryResult> => {
-  const runs: Array<MemoryRun> = []
-  for (const events of [sizes.memorySmall, sizes.memoryLarge]) {
-    const file = join(dir, `memory-${events}.db`)
-    progress(`memory: filling ${events} events (child process)`)
-    await tsx(["fill", file, String(events)])
-    progress(`memory: folding ${events} events through the Executor (child process)`)
-    const result = JSON.parse(await tsx(["fold", file, String(events)])) as MemoryRun
-    progress(`memory: ${events} events: peak RSS ${(result.maxRss / 1024 / 1024).toFixed(1)} MB in ${(result.ms / 1000).toFixed(2)} s`)
-    runs.push(result)
-  }
+const fold = async (child: string, backend: string, target: string, events: number): Promise<MemoryRun> => {
+  progress(`memory: ${backend}: folding ${events} events through the Executor (node, compiled package)`)
+  const { stdout } = await run(process.execPath, [child, backend, target, String(events)], {
+    cwd: root,
+    maxBuffer: 1024 * 1024
+  })
+  const result = JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as MemoryRun
+  progress(`memory: ${backend}: ${events} events: peak RSS ${(result.maxRss / 1024 / 1024).toFixed(1)} MB in ${(result.ms / 1000).toFixed(2)} s`)
+  return result
+}
+
+const compare = (backend: MemoryResult["backend"], runs: ReadonlyArray<MemoryRun>): MemoryResult => {
   const [small, large] = runs as [MemoryRun, MemoryRun]
   return {
+    backend,
     runs,
     ratio: large.maxRss / small.maxRss,
     bytesPerEvent: (large.maxRss - small.maxRss) / (large.events - small.events)
   }
+}
+
+const sqliteRuns = async (child: string, dir: string, sizes: Sizes): Promise<MemoryResult> => {
+  const runs: Array<MemoryRun> = []
+  for (const events of [sizes.memorySmall, sizes.memoryLarge]) {
+    const file = join(dir, `memory-${events}.db`)
+    progress(`memory: sqlite: filling ${events} events`)
+    await createDatabase(file)
+    const db = openRaw(file)
+    fillStream(db, accountStream("memory"), events)
+    db.close()
+    runs.push(await fold(child, "sqlite", file, events))
+  }
+  return compare("sqlite", runs)
+}
+
+const postgresRuns = async (child: string, sizes: Sizes): Promise<MemoryResult> => {
+  progress("memory: postgres: starting the server")
+  const server = await startPgServer()
+  try {
+    const runs: Array<MemoryRun> = []
+    for (const events of [sizes.memorySmall, sizes.memoryLarge]) {
+      const database = await createBenchDatabase(server.url)
+      try {
+        await Effect.runPromise(Effect.scoped(Layer.build(PgEventStore.layer({ url: Redacted.make(database.url) }))))
+        progress(`memory: postgres: filling ${events} events`)
+        await withClient(database.url, async (client) => {
+          await client.query(
+            `INSERT INTO eventfold_events (stream_id, version, event_id, type, data, metadata, recorded_at)
+             SELECT $1, i + 1, md5(i::text)::uuid,
+                    CASE WHEN i % 5 = 4 THEN 'Withdrawn' ELSE 'Deposited' END,
+                    jsonb_build_object('amount', CASE WHEN i % 5 = 4 THEN i % 7 ELSE i % 100 END),
+                    '{}'::jsonb, now()
+             FROM generate_series(0, $2::int - 1) AS i`,
+            [accountStream("memory"), events]
+          )
+          await client.query("VACUUM ANALYZE eventfold_events")
+        })
+        runs.push(await fold(child, "postgres", database.url, events))
+      } finally {
+        await database.drop().catch(() => undefined)
+      }
+    }
+    return compare("postgres", runs)
+  } finally {
+    await server.stop()
+  }
+}
+
+/** Fills and folds `sizes.memorySmall` and `sizes.memoryLarge` events on each backend. */
+export const runMemory = async (dir: string, sizes: Sizes): Promise<Array<MemoryResult>> => {
+  const backends = new Set((process.env["BENCH_MEMORY_BACKENDS"] ?? "sqlite,postgres").split(",").map((s) => s.trim()))
+  const child = await prepareChild()
+  const results: Array<MemoryResult> = []
+  if (backends.has("sqlite")) results.push(await sqliteRuns(child, dir, sizes))
+  if (backends.has("postgres")) results.push(await postgresRuns(child, sizes))
+  return results
 }

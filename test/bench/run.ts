@@ -36,7 +36,7 @@ const dir = mkdtempSync(join(tmpdir(), "eventfold-bench-"))
 
 const started = Date.now()
 const cases: Array<CaseResult> = []
-let memory: MemoryResult | undefined
+let memory: ReadonlyArray<MemoryResult> | undefined
 let readSide: ReadSideResult | undefined
 const failures: Array<string> = []
 
@@ -127,23 +127,25 @@ function extraText(c: CaseResult): string {
 console.log()
 console.log(table(["case", "backend", "unit", "eventfold", "baseline", "ratio"], rows))
 if (memory !== undefined) {
-  console.log()
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
-  console.log(
-    table(
-      ["memory: fold one stream through the Executor (SQLite)", "events", "peak RSS", "sampled peak", "time"],
-      memory.runs.map((r) => [
-        `${r.events} events`,
-        String(r.events),
-        mb(r.maxRss),
-        mb(r.sampledPeakRss),
-        `${(r.ms / 1000).toFixed(2)} s`
-      ])
+  for (const result of memory) {
+    console.log()
+    console.log(
+      table(
+        [`memory: fold one stream through the Executor (${result.backend}, compiled package)`, "events", "peak RSS", "sampled peak", "time"],
+        result.runs.map((r) => [
+          `${r.events} events`,
+          String(r.events),
+          mb(r.maxRss),
+          mb(r.sampledPeakRss),
+          `${(r.ms / 1000).toFixed(2)} s`
+        ])
+      )
     )
-  )
-  console.log(
-    `peak RSS ratio large/small: ${memory.ratio.toFixed(2)} (${memory.bytesPerEvent.toFixed(1)} bytes of RSS per extra event)`
-  )
+    console.log(
+      `${result.backend}: peak RSS ratio large/small: ${result.ratio.toFixed(2)} (${result.bytesPerEvent.toFixed(1)} bytes of RSS per extra event)`
+    )
+  }
 }
 if (readSide !== undefined && readSide.live.length > 0) {
   console.log()

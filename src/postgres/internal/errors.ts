@@ -71,9 +71,21 @@ export const isConnectionLost = (error: SqlError): boolean => {
 }
 
 /**
+ * A statement cancelled by a `pg_cancel_backend` it did not ask for (57014
+ * "due to user request", not a statement timeout). `@effect/sql-pg` cancels the
+ * statement of an interrupted fiber by signalling its backend, and the signal
+ * can land after that connection went back to the pool, on the next statement of
+ * another fiber. A statement that did not commit may be run again.
+ */
+export const isStrayCancel = (error: SqlError): boolean => {
+  const { code, message } = driverError(error)
+  return code === "57014" && /user request/i.test(message)
+}
+
+/**
  * Classifies an append's driver error by SQLSTATE. 23505 names the constraint
  * (`VersionTaken` / `EventIdTaken`); 40001 (serialization failure) and 40P01
- * (deadlock) are `Retryable`; class 22 (data exception: a NUL character in
+ * (deadlock) and a stray cancel ({@link isStrayCancel}) are `Retryable`; class 22 (data exception: a NUL character in
  * text, a `\u0000` escape in JSON) is the caller's input, `InvalidArgument`;
  * anything else, a lost connection included, is `StoreUnavailable`.
  */
@@ -89,7 +101,7 @@ export const classifyAppend = (
     if (constraint === `${eventsTable}_event_id`) return new EventIdTaken({ cause: error })
     if (constraint === `${eventsTable}_stream_version`) return new VersionTaken({ cause: error })
   }
-  if (code === "40001" || code === "40P01") return new Retryable({ cause: error })
+  if (code === "40001" || code === "40P01" || isStrayCancel(error)) return new Retryable({ cause: error })
   if (code.startsWith("22")) return new InvalidArgument({ operation: "append", reason: `rejected by PostgreSQL: ${message}` })
   return new StoreUnavailable({ operation: "append", cause: error })
 }

@@ -20,7 +20,7 @@ import { checkWrites } from "../../internal/validate.ts"
 import { resolveReadAll } from "../../internal/validate.ts"
 import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
 import { transaction } from "../../internal/transaction.ts"
-import { classifyAppend, driverError, isConnectionLost } from "./errors.ts"
+import { classifyAppend, driverError, isConnectionLost, isStrayCancel } from "./errors.ts"
 import { appendFunction, eventsTable, migrations as migrationRecord, migrationsTable } from "./migrations.ts"
 
 /** A StoreUnavailable caused by a lost connection (not a timeout, not a failed COMMIT of the caller). */
@@ -152,11 +152,15 @@ interface LogCursor {
 
 /**
  * A read statement that lost its connection (a killed backend, a server
- * restart) is run once more: the pool opens a fresh connection for it. Reads
+ * restart) is run once more: the pool opens a fresh connection for it; so is
+ * one cancelled by a stray `pg_cancel_backend` (see `isStrayCancel`). Reads
  * change nothing, so running one twice is harmless.
  */
 const retryLostConnection = <A>(self: Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
-  Effect.retry(settleOnLoss(self), { times: lostConnectionRetries, while: isConnectionLost })
+  Effect.retry(settleOnLoss(self), {
+    times: lostConnectionRetries,
+    while: (error) => isConnectionLost(error) || isStrayCancel(error)
+  })
 
 /**
  * A connection the server closed is only evicted from the pool when the driver
