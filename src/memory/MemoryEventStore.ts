@@ -26,7 +26,7 @@ import * as ExpectedVersion from "../ExpectedVersion.ts"
 import { DuplicateEventId, WrongExpectedVersion } from "../StoreError.ts"
 import { ofPosition } from "../internal/cursor.ts"
 import { checkWrites, resolveRead, resolveReadAllByPosition } from "../internal/validate.ts"
-import { withReadSide } from "./internal/readSide.ts"
+import { withReadSide } from "../internal/inProcessReadSide.ts"
 
 interface State {
   readonly log: Array<StoredEvent>

@@ -2,6 +2,7 @@
  * The file store's machinery: opening (lock, scan, cut back a torn tail), the
  * in-memory index, paged reads by offset and appends of one framed record.
  */
+import { withReadSide } from "../../internal/inProcessReadSide.ts"
 import type { FileSystem } from "@effect/platform"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -428,5 +429,7 @@ export const open = (
         return appendLock.withPermits(1)(appendChecked(checked.right))
       })
 
-    return EventStore.of({ read, readAll, append })
+    // subscriptions wake up on this process's appends (the only writer: the lock
+    // file); projection checkpoints are kept in memory, for the life of the store
+    return yield* withReadSide(EventStore.of({ read, readAll, append }), () => index.nextPosition - 1)
   })

@@ -4,13 +4,13 @@
  * memory (one runner per projection per store).
  */
 import { Clock, Effect, Option, PubSub, Stream } from "effect"
-import type { EventStore } from "../../EventStore.ts"
-import type { Checkpoint, CheckpointStore, Record } from "../../Projection.ts"
-import { LeadershipLost } from "../../Projection.ts"
-import type { ReadSide } from "../../Subscription.ts"
+import type { EventStore } from "../EventStore.ts"
+import type { Checkpoint, CheckpointStore, Record } from "../Projection.ts"
+import { LeadershipLost } from "../Projection.ts"
+import type { ReadSide } from "../Subscription.ts"
 import { Duration } from "effect"
-import { cursorAtPosition } from "../../internal/readSideCursor.ts"
-import { predicate } from "../../internal/subscription.ts"
+import { cursorAtPosition } from "./readSideCursor.ts"
+import { predicate } from "./subscription.ts"
 
 interface Entry {
   checkpoint: Checkpoint | undefined
