@@ -166,8 +166,7 @@ const fillGrown = (db: Database.Database, n: number): void => {
   for (let from = 0; from < n; from += 100_000) db.transaction(() => insert.run(from, Math.min(n, from + 100_000)))()
 }
 
-const runSqliteFresh = async (dir: string, sizes: Sizes, repeats: number): Promise<Array<FreshResult>> => {
-  const results: Array<FreshResult> = []
+const runSqliteFresh = async (dir: string, sizes: Sizes, repeats: number, results: Array<FreshResult>): Promise<void> => {
   const base = (c: ChildSpec["case"], target: string, units: number): ChildSpec => ({ backend: "sqlite", case: c, side: "eventfold", target, units })
 
   if (selected("read") || selected("readRss")) {
@@ -265,13 +264,11 @@ const runSqliteFresh = async (dir: string, sizes: Sizes, repeats: number): Promi
     }
     rmSync(grown, { force: true })
   }
-  return results
 }
 
 // --- PostgreSQL ------------------------------------------------------------------
 
-const runPostgresFresh = async (sizes: Sizes, repeats: number): Promise<Array<FreshResult>> => {
-  const results: Array<FreshResult> = []
+const runPostgresFresh = async (sizes: Sizes, repeats: number, results: Array<FreshResult>): Promise<void> => {
   progress("fresh postgres: starting the server")
   const server = await startPgServer()
   try {
@@ -288,7 +285,7 @@ const runPostgresFresh = async (sizes: Sizes, repeats: number): Promise<Array<Fr
         const fill = async (streamSql: string, versions: number, count: number) => {
           await client.query(
             `INSERT INTO eventfold_events (stream_id, version, event_id, type, data, metadata, recorded_at)
-             SELECT ${streamSql}, v, md5(s::text || ':' || v::text)::uuid,
+             SELECT ${streamSql}, v, md5(${streamSql} || ':' || v::text)::uuid,
                     CASE WHEN (v - 1) % 5 = 4 THEN 'Withdrawn' ELSE 'Deposited' END,
                     jsonb_build_object('amount', CASE WHEN (v - 1) % 5 = 4 THEN (v - 1) % 7 ELSE (v - 1) % 100 END), '{}'::jsonb, now()
              FROM generate_series(0, $1::int - 1) AS s, generate_series(1, $2::int) AS v`,
@@ -363,14 +360,16 @@ const runPostgresFresh = async (sizes: Sizes, repeats: number): Promise<Array<Fr
   } finally {
     await server.stop()
   }
-  return results
 }
 
-/** Runs the fresh-process cases of the backends in `only`. */
-export const runFresh = async (dir: string, sizes: Sizes, backends: ReadonlySet<string>): Promise<Array<FreshResult>> => {
+/** Runs the fresh-process cases of the backends given, pushing each result into `results` as it is measured. */
+export const runFresh = async (
+  dir: string,
+  sizes: Sizes,
+  backends: ReadonlySet<string>,
+  results: Array<FreshResult>
+): Promise<void> => {
   const repeats = envInt("BENCH_FRESH_REPEATS", 3)
-  const results: Array<FreshResult> = []
-  if (backends.has("sqlite")) results.push(...(await runSqliteFresh(dir, sizes, repeats)))
-  if (backends.has("postgres")) results.push(...(await runPostgresFresh(sizes, repeats)))
-  return results
+  if (backends.has("sqlite")) await runSqliteFresh(dir, sizes, repeats, results)
+  if (backends.has("postgres")) await runPostgresFresh(sizes, repeats, results)
 }

@@ -8,7 +8,7 @@ import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgMigrator } from "@effect/sql-pg"
 import { Clock, Effect, Either, Exit, Metric, Option, Schedule, Stream } from "effect"
-import { defaultPageSize, EventStore, rowsFetched } from "../../EventStore.ts"
+import { EventStore, rowsFetched } from "../../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventStore.ts"
 import * as ExpectedVersion from "../../ExpectedVersion.ts"
 import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../../StoreError.ts"
@@ -193,7 +193,7 @@ const settle = Effect.async<void>((resume) => {
 const lostConnectionRetries = 3
 
 /** The store over `sql` (a PostgreSQL client whose schema is migrated). */
-export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number = defaultPageSize): EventStore.Service => {
+export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): EventStore.Service => {
   const fetch = (text: string, params: ReadonlyArray<unknown>) =>
     Effect.mapError(retryLostConnection(sql.unsafe<Row>(text, params).values), unavailable("read"))
 
