@@ -21,19 +21,61 @@ export const EventId = Schema.UUID.pipe(Schema.brand("eventfold/EventId"))
 export type EventId = typeof EventId.Type
 
 /**
- * A fresh random event id.
+ * A fresh event id, time-ordered: a UUID version 7 (RFC 9562), see
+ * {@link randomEventId}.
  *
  * @since 0.1.0
  */
 export const makeEventId: Effect.Effect<EventId> = Effect.sync(() => randomEventId())
 
+const hexByte: ReadonlyArray<string> = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+/** `-7xxx-` for each 12-bit sequence: the version nibble and the sequence, between dashes. */
+const versionAndSequence: ReadonlyArray<string> = Array.from({ length: 4096 }, (_, i) => `-7${i.toString(16).padStart(3, "0")}-`)
+// random bytes drawn 4 KB at a time: one `getRandomValues` call per 512 ids
+const randomPool = new Uint8Array(4096)
+let randomOffset = randomPool.length
+let lastMillis = 0
+let timePrefix = ""
+let sequence = 0
+
+const nextMillis = (millis: number, pool: Uint8Array, o: number): void => {
+  lastMillis = millis
+  const time = millis.toString(16).padStart(12, "0")
+  timePrefix = time.slice(0, 8) + "-" + time.slice(8, 12)
+  // start low in the 12 bits so that the millisecond has room to count
+  sequence = ((pool[o]! << 8) | pool[o + 1]!) & 0x3ff
+}
+
 /**
- * A fresh random event id, made at once (for code that already runs inside an
- * Effect, such as a store's append).
+ * A fresh event id, made at once (for code that already runs inside an Effect,
+ * such as a store's append): a UUID version 7 (RFC 9562), 48 bits of Unix
+ * milliseconds, a 12-bit sequence and 62 random bits. Ids made by one process
+ * increase strictly (the sequence counts within a millisecond; a clock that
+ * steps back keeps the last time), so new ids land at the end of the stores'
+ * unique index on event ids instead of at random places in it, which keeps
+ * appends into a large store about as fast as into an empty one. Ids from
+ * several processes stay unique through their random bits. The `EventId`
+ * schema accepts any UUID; only generated ids are version 7.
  *
  * @since 0.1.0
  */
-export const randomEventId = (): EventId => EventId.make(crypto.randomUUID(), { disableValidation: true })
+export const randomEventId = (): EventId => {
+  if (randomOffset + 10 > randomPool.length) {
+    crypto.getRandomValues(randomPool)
+    randomOffset = 0
+  }
+  const pool = randomPool
+  const o = randomOffset
+  randomOffset += 10
+  const now = Date.now()
+  if (now > lastMillis) nextMillis(now, pool, o)
+  else if (sequence < 0xfff) sequence++
+  else nextMillis(lastMillis + 1, pool, o)
+  return (timePrefix + versionAndSequence[sequence]! +
+    hexByte[(pool[o + 2]! & 0x3f) | 0x80]! + hexByte[pool[o + 3]!]! + "-" +
+    hexByte[pool[o + 4]!]! + hexByte[pool[o + 5]!]! + hexByte[pool[o + 6]!]! + hexByte[pool[o + 7]!]! +
+    hexByte[pool[o + 8]!]! + hexByte[pool[o + 9]!]!) as EventId
+}
 
 const hex = (bytes: Uint8Array, from: number, to: number): string => {
   let out = ""

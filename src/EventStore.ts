@@ -11,7 +11,8 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Context, Effect, Either, Metric, Stream } from "effect"
+import type { Stream } from "effect"
+import { Context, Effect, Either, Metric } from "effect"
 import { dual } from "effect/Function"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Cursor } from "./Cursor.ts"
@@ -19,6 +20,7 @@ import type { EventData, EventId, Metadata, RecordedEvent, StoredEvent } from ".
 import type { EventCodec } from "./EventCodec.ts"
 import { encodeMetadata } from "./EventCodec.ts"
 import { randomEventId } from "./Event.ts"
+import { decodeStream } from "./internal/decodeStream.ts"
 import type { ExpectedVersion } from "./ExpectedVersion.ts"
 import type { AppendError, EventDecodeError, ReadError } from "./StoreError.ts"
 import type { ReadSide } from "./Subscription.ts"
@@ -198,21 +200,7 @@ export const decode: {
 } = dual(2, <Err, R, E>(
   self: Stream.Stream<StoredEvent, Err, R>,
   codec: EventCodec<E>
-): Stream.Stream<RecordedEvent<E>, Err | EventDecodeError, R> =>
-  Stream.flatMap(
-    Stream.chunks(self),
-    (chunk: Chunk.Chunk<StoredEvent>): Stream.Stream<RecordedEvent<E>, EventDecodeError> => {
-      const out: Array<RecordedEvent<E>> = []
-      for (const row of chunk) {
-        const decoded = codec.decode(row)
-        if (Either.isLeft(decoded)) {
-          return Stream.concat(Stream.fromChunk(Chunk.unsafeFromArray(out)), Stream.fail(decoded.left))
-        }
-        out.push(decoded.right)
-      }
-      return Stream.fromChunk(Chunk.unsafeFromArray(out))
-    }
-  ))
+): Stream.Stream<RecordedEvent<E>, Err | EventDecodeError, R> => decodeStream(self, codec))
 
 /**
  * One stream's part of a typed append: domain events, encoded by the codec.

@@ -79,7 +79,7 @@ describe("EventCodec", () => {
       expect(data.type).toBe("Opened")
       expect(JSON.parse(data.data)).toEqual({ owner: "Ada" })
       expect(JSON.parse(data.metadata)).toEqual({ user: "u1" })
-      expect(data.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect(data.eventId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
       const other = yield* EventCodec.toEventData(codec, new Opened({ owner: "Ada" }))
       expect(other.eventId).not.toBe(data.eventId)
       expect(other.metadata).toBe("{}")

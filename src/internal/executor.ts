@@ -12,6 +12,7 @@ import type { EventCodec } from "../EventCodec.ts"
 import type { StreamWrite, TypedStreamWrite } from "../EventStore.ts"
 import { encodeWrites } from "../EventStore.ts"
 import type { EventStore } from "../EventStore.ts"
+import { FirstPageTypeId, hasFirstPage } from "./keyset.ts"
 import type {
   ExecuteError,
   ExecuteOptions,
@@ -34,7 +35,7 @@ import {
 } from "../Executor.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
 import * as Pipeline from "../Pipeline.ts"
-import type { AppendError, EventDecodeError, EventEncodeError } from "../StoreError.ts"
+import type { AppendError, EventDecodeError, EventEncodeError, ReadError } from "../StoreError.ts"
 import { WrongExpectedVersion } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
 import * as KeyedLock from "./executorLock.ts"
@@ -159,8 +160,16 @@ export const makeService = (
       return fed._tag === "Read" ? foldPage(fed, Chunk.drop(rows, 1), codec) : fed
     }
     const readOptions = after === undefined ? {} : { from: after.version }
-    return Stream.chunks(store.read(streamId, pageSize === undefined ? readOptions : { ...readOptions, pageSize })).pipe(
-      Stream.runFoldWhile(step as Step<C, S, E, Err>, (current) => current._tag === "Read" && !diverged, fold),
+    const readPages = (from: Step<C, S, E, Err>, pages: Stream.Stream<StoredEvent, ReadError>) =>
+      Stream.chunks(pages).pipe(Stream.runFoldWhile(from, (current) => current._tag === "Read" && !diverged, fold))
+    // from version 1, the first page as one Effect; a Stream (which costs more to start than a short read) only past a full page
+    const folded: Effect.Effect<Step<C, S, E, Err>, ReadError> = after === undefined && hasFirstPage(store)
+      ? Effect.flatMap(store[FirstPageTypeId](streamId, pageSize), ({ page, rest }) => {
+        const next = fold(step, page)
+        return rest === undefined || next._tag !== "Read" ? Effect.succeed(next) : readPages(next, rest)
+      })
+      : readPages(step, store.read(streamId, pageSize === undefined ? readOptions : { ...readOptions, pageSize }))
+    return folded.pipe(
       Effect.map((last) => {
         if (diverged || unchecked !== undefined) return { last: diverged_, count: 0 }
         if (last._tag !== "Read") return { last, count: 0 }

@@ -9,7 +9,7 @@ import type { EventId, StoredEvent } from "../Event.ts"
 import type { EventStore } from "../EventStore.ts"
 import { defaultPageSize, rowsFetched } from "../EventStore.ts"
 import { EventDecodeError } from "../StoreError.ts"
-import type { StoreUnavailable } from "../StoreError.ts"
+import type { InvalidArgument, StoreUnavailable } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
 import type { Cursor } from "../Cursor.ts"
 import { ofPosition, ofTransaction } from "./cursor.ts"
@@ -163,11 +163,54 @@ const pages = (
       return Effect.as(Metric.incrementBy(rowsFetched, rows.length), [chunk, more] as const)
     }))
 
-/** `read` and `readAll` of the `EventStore` contract over a backend's page queries. */
+/**
+ * The key of a store's optional first-page read (internal): the Executor reads
+ * a stream's first page as one Effect and starts a `Stream` only when that page
+ * is full (starting a `Stream` costs more than reading a short stream).
+ */
+export const FirstPageTypeId: unique symbol = Symbol.for("eventfold/internal/FirstPage")
+
+/** The first page of a forward read of a stream from version 1, and the rest (`undefined` when that page was short). */
+export interface FirstPage {
+  readonly page: Chunk.Chunk<StoredEvent>
+  readonly rest: Stream.Stream<StoredEvent, StoreUnavailable | EventDecodeError> | undefined
+}
+
+/** A store that can read a first page without a `Stream`. */
+export interface FirstPageReader {
+  readonly [FirstPageTypeId]: (
+    streamId: StreamId,
+    pageSize: number | undefined
+  ) => Effect.Effect<FirstPage, StoreUnavailable | EventDecodeError | InvalidArgument>
+}
+
+/** Whether a store has a first-page read. */
+export const hasFirstPage = (store: object): store is FirstPageReader =>
+  typeof (store as Partial<FirstPageReader>)[FirstPageTypeId] === "function"
+
+/** `read` and `readAll` of the `EventStore` contract over a backend's page queries, and the first-page read. */
 export const keysetReads = (
   queries: PageQueries,
   storePageSize: number = defaultPageSize
-): Pick<EventStore.Service, "read" | "readAll"> => ({
+): Pick<EventStore.Service, "read" | "readAll"> & FirstPageReader => ({
+  [FirstPageTypeId]: (streamId, requested) =>
+    Either.match(resolveRead(streamId, requested === undefined ? undefined : { pageSize: requested }, storePageSize), {
+      onLeft: (error) => Effect.fail(error),
+      onRight: ({ pageSize }) =>
+        Effect.flatMap(queries.forward(streamId, 1, pageSize), (rows) => {
+          const converted = toStreamEvents(streamId, rows, 1, 1)
+          if (Either.isLeft(converted)) return Effect.fail(converted.left)
+          const page = converted.right
+          const rest = rows.length < pageSize ? undefined : pages(
+            rows.length + 1,
+            pageSize,
+            (cursor) => queries.forward(streamId, cursor, pageSize),
+            (more, cursor) => toStreamEvents(streamId, more, cursor, 1),
+            (last) => last.version + 1
+          )
+          return Effect.as(Metric.incrementBy(rowsFetched, rows.length), { page, rest })
+        })
+    }),
   read: (streamId, options) =>
     Either.match(resolveRead(streamId, options, storePageSize), {
       onLeft: (error) => Stream.fail(error),

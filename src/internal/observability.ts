@@ -64,7 +64,7 @@ export const withSpan = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   normal: (error: E) => boolean = () => false
 ): Effect.Effect<A, E, R> =>
-  Effect.useSpan(name, (span) => {
+  Effect.useSpan(name, { captureStackTrace: false }, (span) => {
     setAttributes(span, attributes)
     return effect.pipe(
       Effect.withParentSpan(span),

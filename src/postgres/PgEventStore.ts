@@ -74,7 +74,7 @@ import { PgClient } from "@effect/sql-pg"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { ConfigError } from "effect/ConfigError"
 import { Config, Effect, Layer } from "effect"
-import { defaultPageSize, EventStore } from "../EventStore.ts"
+import { EventStore } from "../EventStore.ts"
 import { StoreUnavailable } from "../StoreError.ts"
 import { withReadSide } from "./internal/readSide.ts"
 import { makeStore, migrate as runMigrations, migrationLoader } from "./internal/store.ts"
@@ -86,7 +86,11 @@ import { makeStore, migrate as runMigrations, migrationLoader } from "./internal
  * @category models
  */
 export interface MakeOptions {
-  /** The page size of reads that do not pass one (default `EventStore.defaultPageSize`, 256). */
+  /**
+   * The page size of reads that do not pass one (default {@link defaultPageSize},
+   * 1,000: each page is a round trip, so PostgreSQL reads want larger pages than
+   * SQLite's 256; adr/0007).
+   */
   readonly pageSize?: number | undefined
 }
 
@@ -108,6 +112,15 @@ export interface StoreOptions extends MakeOptions {
  * @since 0.1.0
  */
 export interface Options extends PgClient.PgClientConfig, StoreOptions {}
+
+/**
+ * The PostgreSQL store's default page size: 1,000 events per round trip (the
+ * fastest of 256, 1,000 and 4,000 in `npm run bench`, adr/0007).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultPageSize = 1000
 
 /**
  * Builds the store over the `SqlClient` in context, which must be a PostgreSQL

@@ -9,7 +9,10 @@
  *
  * Sizes: `BENCH_EVENTS` (default 100000) scales every case down for a quick run
  * (`BENCH_EVENTS=10000 npm run bench`); `BENCH_REPEATS` (default 3) runs of each
- * side are made and the best kept; `BENCH_ONLY=sqlite,file,postgres,pgwriters,memory,snapshots` picks parts.
+ * side are made and the best kept; `BENCH_ONLY=sqlite,file,postgres,pgwriters,memory,snapshots,readside,fresh-sqlite,fresh-postgres`
+ * picks parts. The `fresh-*` parts (fresh.ts) run every case in its own process with no warm-up against
+ * the raw driver on a minimal table, median of `BENCH_FRESH_REPEATS` (default 3); `BENCH_FRESH_CASES=read,append,command,readRss,appendGrown`
+ * narrows them (`BENCH_GROWN`, default 1000000: events of the grown store; `BENCH_PG_PAGES`: page sizes read).
  * See harness.ts for the other knobs.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -22,6 +25,8 @@ import type { MemoryResult } from "./memory.ts"
 import { runMemory } from "./memory.ts"
 import { runPostgres } from "./postgres.ts"
 import { runFile } from "./file.ts"
+import type { FreshResult } from "./fresh.ts"
+import { runFresh } from "./fresh.ts"
 import { startPgServer } from "./pgServer.ts"
 import { runPgWriters } from "./pgWriters.ts"
 import { runSnapshotsPostgres, runSnapshotsSqlite } from "./snapshots.ts"
@@ -31,12 +36,13 @@ import { runReadSide } from "./readSide.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
 const sizes = sizesFromEnv()
-const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,file,postgres,pgwriters,memory,snapshots,readside").split(",").map((s) => s.trim()))
+const only = new Set((process.env["BENCH_ONLY"] ?? "sqlite,file,postgres,pgwriters,memory,snapshots,readside,fresh-sqlite,fresh-postgres").split(",").map((s) => s.trim()))
 const dir = mkdtempSync(join(tmpdir(), "eventfold-bench-"))
 
 const started = Date.now()
 const cases: Array<CaseResult> = []
 let memory: ReadonlyArray<MemoryResult> | undefined
+const fresh: Array<FreshResult> = []
 let readSide: ReadSideResult | undefined
 const failures: Array<string> = []
 
@@ -77,6 +83,12 @@ try {
   })
   await part("memory", async () => {
     memory = await runMemory(dir, sizes)
+  })
+  await part("fresh-sqlite", async () => {
+    await runFresh(dir, sizes, new Set(["sqlite"]), fresh)
+  })
+  await part("fresh-postgres", async () => {
+    await runFresh(dir, sizes, new Set(["postgres"]), fresh)
   })
   await part("readside", async () => {
     readSide = await runReadSide(dir, sizes, new Set(["sqlite", "postgres"]))
@@ -163,6 +175,26 @@ if (readSide !== undefined && readSide.live.length > 0) {
   )
 }
 console.log()
+if (fresh.length > 0) {
+  const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`
+  console.log()
+  console.log(
+    table(
+      ["fresh processes (median)", "backend", "unit", "eventfold", "peak RSS", "baseline", "peak RSS", "ratio", "baseline is"],
+      fresh.map((c) => [
+        c.title,
+        c.backend,
+        c.unit === "events" ? "events/s" : "commands/s",
+        formatRate(c.eventfold.rate),
+        mb(c.eventfold.maxRss),
+        formatRate(c.baseline.rate),
+        mb(c.baseline.maxRss),
+        c.ratio.toFixed(2),
+        c.baselineName
+      ])
+    )
+  )
+}
 console.log(`total ${seconds.toFixed(0)} s on ${cpus().length} cores`)
 
 writeFileSync(
@@ -178,6 +210,7 @@ writeFileSync(
       seconds,
       cases,
       memory: memory ?? null,
+      fresh,
       live: readSide?.live ?? null,
       failures
     },

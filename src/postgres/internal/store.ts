@@ -8,13 +8,14 @@ import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgMigrator } from "@effect/sql-pg"
 import { Clock, Effect, Either, Exit, Metric, Option, Schedule, Stream } from "effect"
-import { defaultPageSize, EventStore, rowsFetched } from "../../EventStore.ts"
+import { EventStore, rowsFetched } from "../../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventStore.ts"
 import * as ExpectedVersion from "../../ExpectedVersion.ts"
 import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../../StoreError.ts"
 import type { AppendError, ReadError } from "../../StoreError.ts"
 import type { StoredEvent } from "../../Event.ts"
-import { keysetReads, toLogEvents } from "../../internal/keyset.ts"
+import { FirstPageTypeId, keysetReads, toLogEvents } from "../../internal/keyset.ts"
+import type { FirstPageReader } from "../../internal/keyset.ts"
 import type { Row } from "../../internal/keyset.ts"
 import { checkWrites } from "../../internal/validate.ts"
 import { resolveReadAll } from "../../internal/validate.ts"
@@ -192,11 +193,11 @@ const settle = Effect.async<void>((resume) => {
 const lostConnectionRetries = 3
 
 /** The store over `sql` (a PostgreSQL client whose schema is migrated). */
-export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number = defaultPageSize): EventStore.Service => {
+export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): EventStore.Service => {
   const fetch = (text: string, params: ReadonlyArray<unknown>) =>
     Effect.mapError(retryLostConnection(sql.unsafe<Row>(text, params).values), unavailable("read"))
 
-  const { read } = keysetReads({
+  const reads = keysetReads({
     forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
     backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
     all: () => Effect.succeed([])
@@ -339,7 +340,9 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number = defa
       )
     })
 
-  return EventStore.of({ read, readAll, append })
+  // the first-page read rides along under its symbol key (the Executor's fast path)
+  const service: EventStore.Service & FirstPageReader = { read: reads.read, [FirstPageTypeId]: reads[FirstPageTypeId], readAll, append }
+  return EventStore.of(service)
 }
 
 /**

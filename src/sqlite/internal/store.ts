@@ -141,7 +141,7 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
     const fetch = (text: string, params: ReadonlyArray<unknown>) =>
       sql.unsafe<Row>(text, params).values.pipe(Effect.mapError(classify("read")), retryRead)
 
-    const { read, readAll } = keysetReads({
+    const reads = keysetReads({
       forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
       backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
       all: (cursor, pageSize) => fetch(readAllSql, [cursor, pageSize])
@@ -257,7 +257,8 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
           ))
       })
 
-    return withReadSide(sql, budget, EventStore.of({ read, readAll, append }))
+    // the first-page read rides along under its symbol key (the Executor's fast path)
+    return withReadSide(sql, budget, EventStore.of({ ...reads, append }))
   })
 
 
