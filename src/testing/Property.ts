@@ -23,8 +23,6 @@ import type { Decider } from "../Decider.ts"
 import { streamsOf } from "../Decider.ts"
 import { EventStore } from "../EventStore.ts"
 import * as Executor from "../Executor.ts"
-import * as Pipeline from "../Pipeline.ts"
-import * as StoreError from "../StoreError.ts"
 import { diff, equivalent, formatDifferences } from "./Scenario.ts"
 
 type Tagged = { readonly _tag: string }
@@ -167,7 +165,11 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
     let current = model.initial
     for (const [step, command] of commandList.entries()) {
       const outcome = yield* run(Effect.either(Executor.execute(decider, command)))
-      if (Either.isLeft(outcome) && isExecuteError(outcome.left)) return yield* Effect.fail(outcome.left)
+      // `execute` dies on the pipeline's `UnexpectedInput` and retries conflicts into
+      // `RetriesExhausted`, so what `isExecuteError` matches here is an `ExecuteError`.
+      if (Either.isLeft(outcome) && Executor.isExecuteError(outcome.left)) {
+        return yield* Effect.fail(outcome.left as Executor.ExecuteError)
+      }
       current = model.apply(current, command)
       const expected = model.stateOf(current, command)
       const actual = yield* Effect.orDie(foldState(store, decider, command))
@@ -195,16 +197,3 @@ const foldState = <C, S, E extends Tagged, Err>(store: EventStore.Service, decid
     }
     return state
   })
-
-const executeErrorClasses = [
-  StoreError.StoreUnavailable,
-  StoreError.InvalidArgument,
-  StoreError.EventDecodeError,
-  StoreError.EventEncodeError,
-  StoreError.DuplicateEventId,
-  Pipeline.InvalidDecision,
-  Executor.RetriesExhausted
-]
-
-const isExecuteError = (error: unknown): error is Executor.ExecuteError =>
-  executeErrorClasses.some((errorClass) => error instanceof errorClass)
