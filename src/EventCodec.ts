@@ -27,7 +27,7 @@ import type { EventData, Metadata, RecordedEvent, StoredEvent } from "./Event.ts
 import { makeEventId, Metadata as MetadataSchema } from "./Event.ts"
 import type { EventId } from "./Event.ts"
 import type { Unfaithful } from "./internal/codecJson.ts"
-import { stringify as stringifyFaithful } from "./internal/codecJson.ts"
+import { nonFinite, stringify as stringifyFaithful } from "./internal/codecJson.ts"
 import { EventDecodeError } from "./StoreError.ts"
 
 /**
@@ -213,6 +213,16 @@ const unfaithful = (ast: SchemaAST.AST, actual: unknown, found: Unfaithful): Par
     )
   })
 
+/** A `ParseError` naming the path of a stored number too large for a double (`1e400` reads as `Infinity`). */
+const notFinite = (found: Unfaithful): ParseResult.ParseError =>
+  new ParseResult.ParseError({
+    issue: new ParseResult.Type(
+      Schema.Number.ast,
+      found.value,
+      `${found.path} is a stored number that reads as ${String(found.value)}: it does not fit a finite double`
+    )
+  })
+
 /**
  * Builds a codec from a schema whose type is a union of tagged events.
  *
@@ -254,6 +264,8 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
   const decode = (row: StoredEvent): Either.Either<RecordedEvent<E>, EventDecodeError> => {
     const parsed = parseJsonFast(row.data)
     if (Either.isLeft(parsed)) return fail(row, parsed.left)
+    const overflow = nonFinite(row.data, parsed.right, "data")
+    if (overflow !== undefined) return fail(row, notFinite(overflow))
     let type = row.type
     let data = parsed.right
     if (upcast !== undefined) {
@@ -271,6 +283,8 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
     if (row.metadata !== "{}") {
       const parsedMetadata = parseMetadata(row.metadata)
       if (Either.isLeft(parsedMetadata)) return fail(row, parsedMetadata.left)
+      const metadataOverflow = nonFinite(row.metadata, parsedMetadata.right, "metadata")
+      if (metadataOverflow !== undefined) return fail(row, notFinite(metadataOverflow))
       metadata = parsedMetadata.right
     }
     return Either.right({

@@ -39,11 +39,18 @@ const streamColumns = `position, version, event_id, type, data::text, metadata::
 /**
  * Stream pages are version ranges, not `LIMIT`s: versions are dense, so the
  * range `[from, from + pageSize)` is exactly one page whatever plan the planner
- * picks. A short page is the end of the stream. Parameters are `int8` so any
- * `from` a caller passes stays in range. (adr/0003)
+ * picks. The statement also returns the first row after the range (one index
+ * probe, `LIMIT 1`): a short page followed by a row is a version gap (a typed
+ * error, never a silently short stream), a full page followed by none is the
+ * end without one more round trip. Parameters are `int8` so any `from` a caller
+ * passes stays in range. (adr/0003)
  */
-const readForwardSql =
-  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version`
+const readForwardSql = `(SELECT ${streamColumns} FROM ${eventsTable}
+  WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version)
+UNION ALL
+(SELECT ${streamColumns} FROM ${eventsTable}
+  WHERE stream_id = $1 AND version >= $2::int8 + $3::int8 ORDER BY version LIMIT 1)
+ORDER BY version`
 /** Backward pages start at the stream's head when `from` is beyond it (one index probe). */
 const readBackwardSql = `WITH head AS (
   SELECT least($2::int8, coalesce(max(version), 0)) AS top FROM ${eventsTable} WHERE stream_id = $1
@@ -197,6 +204,7 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number = defa
     Effect.mapError(retryLostConnection(sql.unsafe<Row>(text, params).values), unavailable("read"))
 
   const { read } = keysetReads({
+    forwardLookahead: true,
     forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
     backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
     all: () => Effect.succeed([])
