@@ -10,11 +10,11 @@ import { PgMigrator } from "@effect/sql-pg"
 import { Clock, Effect, Either, Exit, Metric, Option, Schedule, Stream } from "effect"
 import { defaultPageSize, EventStore, rowsFetched } from "../../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventStore.ts"
-import * as ExpectedVersion from "../../ExpectedVersion.ts"
 import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../../StoreError.ts"
 import type { AppendError, ReadError } from "../../StoreError.ts"
 import type { StoredEvent } from "../../Event.ts"
 import { keysetReads, toLogEvents } from "../../internal/keyset.ts"
+import { conflictOf } from "../../internal/sqlConflict.ts"
 import type { Row } from "../../internal/keyset.ts"
 import { checkWrites } from "../../internal/validate.ts"
 import { resolveReadAll } from "../../internal/validate.ts"
@@ -298,13 +298,8 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number = defa
    * matches, else the one the violation names, else the first that writes).
    */
   const conflict = (writes: ReadonlyArray<StreamWrite>, cause?: SqlError) =>
-    Effect.flatMap(heads(writes), (current) => {
-      let index = writes.findIndex((write, i) => !ExpectedVersion.matches(write.expected, current[i]!))
-      if (index < 0 && cause !== undefined) index = collidedWrite(writes, cause)
-      if (index < 0) index = Math.max(writes.findIndex((write) => write.events.length > 0), 0)
-      const write = writes[index]!
-      return Effect.fail(new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current[index]! }))
-    }).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(new StoreUnavailable({ operation: "append", cause: error }))))
+    Effect.flatMap(heads(writes), (current) =>
+      Effect.fail(conflictOf(writes, current, () => cause === undefined ? -1 : collidedWrite(writes, cause)))).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(new StoreUnavailable({ operation: "append", cause: error }))))
 
   /** The event id named by the violation's detail (`Key (event_id)=(...) already exists.`). */
   const duplicate = (writes: ReadonlyArray<StreamWrite>, cause: SqlError) => {
