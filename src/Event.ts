@@ -14,16 +14,23 @@ import type { StreamId } from "./StreamId.ts"
  * whose id is already stored fails with `DuplicateEventId`.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const EventId = Schema.UUID.pipe(Schema.brand("eventfold/EventId"))
 
-/** An event id: a UUID, branded. @since 0.1.0 */
+/**
+ * An event id: a UUID, branded. @since 0.1.0
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export type EventId = typeof EventId.Type
 
 /**
  * A fresh random event id.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const makeEventId: Effect.Effect<EventId> = Effect.sync(() => randomEventId())
 
@@ -32,6 +39,7 @@ export const makeEventId: Effect.Effect<EventId> = Effect.sync(() => randomEvent
  * Effect, such as a store's append).
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const randomEventId = (): EventId => EventId.make(crypto.randomUUID(), { disableValidation: true })
 
@@ -54,6 +62,7 @@ const hex = (bytes: Uint8Array, from: number, to: number): string => {
  * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const eventIdFrom = (key: string, index: number): Effect.Effect<EventId> =>
   Effect.map(
@@ -71,10 +80,16 @@ export const eventIdFrom = (key: string, index: number): Effect.Effect<EventId> 
  * Free-form event metadata (correlation ids, user, ...), a JSON object.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
-/** Event metadata: a JSON object. @since 0.1.0 */
+/**
+ * Event metadata: a JSON object. @since 0.1.0
+ *
+ * @since 0.2.0
+ * @category models
+ */
 export type Metadata = typeof Metadata.Type
 
 /**
@@ -82,6 +97,7 @@ export type Metadata = typeof Metadata.Type
  * are JSON text. Typed appends build these through an `EventCodec`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EventData {
   readonly eventId: EventId
@@ -97,6 +113,7 @@ export interface EventData {
  * This is what the raw `EventStore.read` and `readAll` yield.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StoredEvent {
   readonly streamId: StreamId
@@ -127,6 +144,7 @@ export interface StoredEvent {
  * An event as a typed read yields it: `data` decoded to the domain type `A`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RecordedEvent<A> {
   readonly streamId: StreamId

@@ -35,6 +35,7 @@ import { EventDecodeError } from "./StoreError.ts"
  * Upcasters map old shapes to current ones.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RawEvent {
   readonly type: string
@@ -46,6 +47,7 @@ export interface RawEvent {
  * row before the schema decodes it; return the input unchanged when it is current.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Upcaster = (event: RawEvent) => RawEvent
 
@@ -53,6 +55,7 @@ export type Upcaster = (event: RawEvent) => RawEvent
  * Encodes domain events of type `E` to rows and decodes rows back.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EventCodec<E> {
   /** Encodes one event to its stored `type` and JSON `data`. */
@@ -65,6 +68,7 @@ export interface EventCodec<E> {
  * An encoded event: its type and the JSON text of its payload.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RawEncoded {
   readonly type: string
@@ -227,6 +231,7 @@ const notFinite = (found: Unfaithful): ParseResult.ParseError =>
  * Builds a codec from a schema whose type is a union of tagged events.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = <E extends { readonly _tag: string }, I extends { readonly _tag: string }>(
   schema: Schema.Schema<E, I, never>,
@@ -329,6 +334,7 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
  * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const upcasters = (byType: Readonly<Record<string, (data: unknown) => RawEvent>>): Upcaster => (event) => {
   const upcast = Object.hasOwn(byType, event.type) ? byType[event.type] : undefined
@@ -352,6 +358,7 @@ export const encodeMetadata = (metadata: Metadata | undefined): Either.Either<st
  * Options for one event in {@link toEventData}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EventDataOptions {
   /** A caller-chosen id makes the append idempotent; a random one is made otherwise. */
@@ -363,6 +370,7 @@ export interface EventDataOptions {
  * Encodes a domain event into the `EventData` an append takes.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const toEventData = <E>(
   codec: EventCodec<E>,

@@ -29,6 +29,7 @@ import type { StreamId } from "./StreamId.ts"
  * Options of {@link EventStore.Service.read}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ReadOptions {
   /**
@@ -46,6 +47,7 @@ export interface ReadOptions {
  * Options of {@link EventStore.Service.readAll}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ReadAllOptions {
   /**
@@ -80,6 +82,7 @@ export interface ReadAllOptions {
  * at. A write with no events is a pure consistency check.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StreamWrite {
   readonly streamId: StreamId
@@ -91,6 +94,7 @@ export interface StreamWrite {
  * A stream's version after an append (unchanged for a write with no events).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StreamAppendResult {
   readonly streamId: StreamId
@@ -102,6 +106,7 @@ export interface StreamAppendResult {
  * writes, and the global position of every appended event, in the order given.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface AppendResult {
   readonly streams: ReadonlyArray<StreamAppendResult>
@@ -112,6 +117,7 @@ export interface AppendResult {
  * The default number of rows a backend fetches per page.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const defaultPageSize = 256
 
@@ -121,6 +127,7 @@ export const defaultPageSize = 256
  * taken shows how far reads run ahead of their consumers.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const rowsFetched = Metric.counter("eventfold_store_rows_fetched", {
   description: "Rows fetched from the event store by reads",
@@ -128,7 +135,10 @@ export const rowsFetched = Metric.counter("eventfold_store_rows_fetched", {
 })
 
 /**
+ * The types of the `EventStore` service.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace EventStore {
   /**
@@ -165,6 +175,7 @@ export declare namespace EventStore {
  * The event store service tag.
  *
  * @since 0.1.0
+ * @category services
  */
 export class EventStore extends Context.Tag("eventfold/EventStore")<EventStore, EventStore.Service>() {}
 
@@ -172,6 +183,7 @@ export class EventStore extends Context.Tag("eventfold/EventStore")<EventStore, 
  * Normalizes the argument of `append` to a list.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const writesOf = (writes: StreamWrite | NonEmptyReadonlyArray<StreamWrite>): ReadonlyArray<StreamWrite> =>
   Array.isArray(writes) ? writes : [writes as StreamWrite]
@@ -218,6 +230,7 @@ export const decode: {
  * One stream's part of a typed append: domain events, encoded by the codec.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TypedStreamWrite<E> {
   readonly streamId: StreamId
@@ -239,6 +252,7 @@ export interface TypedStreamWrite<E> {
  * take domain events.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TypedEventStore<E> {
   readonly read: (streamId: StreamId, options?: ReadOptions) => Stream.Stream<RecordedEvent<E>, ReadError | EventDecodeError>
@@ -253,6 +267,7 @@ export interface TypedEventStore<E> {
  * the id the write gives it or a fresh random one.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const encodeWrites = <E>(
   codec: EventCodec<E>,
@@ -313,6 +328,7 @@ export const typedFrom = <E>(store: EventStore.Service, codec: EventCodec<E>): T
  * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const typed = <E>(codec: EventCodec<E>): Effect.Effect<TypedEventStore<E>, never, EventStore> =>
   Effect.map(EventStore, (store) => typedFrom(store, codec))

@@ -27,6 +27,7 @@ import { streamIdProblem } from "./internal/streamIdRules.ts"
  * Schema of a stream id: decodes a string into the branded `StreamId`.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const StreamId = Schema.String.pipe(
   Schema.filter((s) => streamIdProblem(s) ?? true),
@@ -38,6 +39,7 @@ export const StreamId = Schema.String.pipe(
  * A validated stream identifier.
  *
  * @since 0.1.0
+ * @category models
  */
 export type StreamId = typeof StreamId.Type
 
@@ -65,6 +67,7 @@ const decode = Schema.decodeUnknownEither(StreamId)
  * Validates a string as a stream id, returning an `Either`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const either = (input: string): Either.Either<StreamId, InvalidStreamId> =>
   Either.mapLeft(decode(input), (error) =>
@@ -77,6 +80,7 @@ export const either = (input: string): Either.Either<StreamId, InvalidStreamId> 
  * Validates a string as a stream id; fails with `InvalidStreamId`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (input: string): Effect.Effect<StreamId, InvalidStreamId> => either(input)
 
@@ -85,6 +89,7 @@ export const make = (input: string): Effect.Effect<StreamId, InvalidStreamId> =>
  * Meant for literals in tests and examples, where a bad id is a programming error.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const unsafeMake = (input: string): StreamId => Either.getOrThrowWith(either(input), (error) => error)
 
@@ -97,6 +102,7 @@ export const unsafeMake = (input: string): StreamId => Either.getOrThrowWith(eit
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromParts = (category: string, id: string): Effect.Effect<StreamId, InvalidStreamId> =>
   make(`${category}-${id}`)

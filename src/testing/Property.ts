@@ -32,6 +32,7 @@ type Tagged = { readonly _tag: string }
  * obviously right rather than fast.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Model<C, S, M> {
   /** The model before any command. */
@@ -46,6 +47,7 @@ export interface Model<C, S, M> {
  * After some step, the store's folded state differed from the model's.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ModelMismatch extends Schema.TaggedError<ModelMismatch>()("ModelMismatch", {
   /** 0-based index of the command after which the states differed. */
@@ -74,6 +76,7 @@ export class ModelMismatch extends Schema.TaggedError<ModelMismatch>()("ModelMis
  * Command sequences from a command arbitrary.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const commands = <C>(
   command: fc.Arbitrary<C>,
@@ -126,6 +129,7 @@ const virtualClock = (startMillis: number): Clock.Clock => {
  * Options of {@link checkModel}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CheckOptions<S> {
   /** How states are compared (default: `Scenario.equivalent`, structural). */
@@ -150,6 +154,7 @@ export interface CheckOptions<S> {
  * `true`).
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const checkModel = <C, S, E extends Tagged, Err, M>(
   decider: Decider<C, S, E, Err>,
