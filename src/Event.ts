@@ -19,9 +19,9 @@ import type { StreamId } from "./StreamId.ts"
 export const EventId = Schema.UUID.pipe(Schema.brand("eventfold/EventId"))
 
 /**
- * An event id: a UUID, branded. @since 0.1.0
+ * An event id: a UUID, branded.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export type EventId = typeof EventId.Type
@@ -85,9 +85,9 @@ export const eventIdFrom = (key: string, index: number): Effect.Effect<EventId> 
 export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 /**
- * Event metadata: a JSON object. @since 0.1.0
+ * Event metadata: a JSON object.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export type Metadata = typeof Metadata.Type

@@ -84,7 +84,11 @@ export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>()("Re
   attempts: Schema.Number,
   last: WrongExpectedVersion
 }) {
-  /** Marks the errors of command execution (see {@link isExecuteError}). */
+  /**
+   * Marks the errors of command execution (see {@link isExecuteError}).
+   *
+   * @since 0.2.0
+   */
   readonly [TypeId]: TypeId = TypeId
 
   override get message(): string {

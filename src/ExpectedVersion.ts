@@ -12,30 +12,30 @@
 import { Either, Schema } from "effect"
 
 /**
- * Append whatever the stream's version. @since 0.1.0
+ * Append whatever the stream's version.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category schemas
  */
 export const Any = Schema.TaggedStruct("Any", {})
 /**
- * Append only if the stream has no events yet. @since 0.1.0
+ * Append only if the stream has no events yet.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category schemas
  */
 export const NoStream = Schema.TaggedStruct("NoStream", {})
 /**
- * Append only if the stream has at least one event. @since 0.1.0
+ * Append only if the stream has at least one event.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category schemas
  */
 export const StreamExists = Schema.TaggedStruct("StreamExists", {})
 /**
- * Append only if the stream's last version is exactly `version` (0: no events). @since 0.1.0
+ * Append only if the stream's last version is exactly `version` (0: no events).
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category schemas
  */
 export const Exact = Schema.TaggedStruct("Exact", { version: Schema.NonNegativeInt })
@@ -49,31 +49,31 @@ export const Exact = Schema.TaggedStruct("Exact", { version: Schema.NonNegativeI
 export const ExpectedVersion = Schema.Union(Any, NoStream, StreamExists, Exact)
 
 /**
- * The version an append expects a stream to be at: `Any`, `NoStream`, `StreamExists` or `Exact(n)`. @since 0.1.0
+ * The version an append expects a stream to be at: `Any`, `NoStream`, `StreamExists` or `Exact(n)`.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category models
  */
 export type ExpectedVersion = typeof ExpectedVersion.Type
 
 /**
- * Expect nothing: the append never conflicts. @since 0.1.0
+ * Expect nothing: the append never conflicts.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constants
  */
 export const any: ExpectedVersion = Any.make({})
 /**
- * Expect the stream to have no events. @since 0.1.0
+ * Expect the stream to have no events.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constants
  */
 export const noStream: ExpectedVersion = NoStream.make({})
 /**
- * Expect the stream to have at least one event. @since 0.1.0
+ * Expect the stream to have at least one event.
  *
- * @since 0.2.0
+ * @since 0.1.0
  * @category constants
  */
 export const streamExists: ExpectedVersion = StreamExists.make({})

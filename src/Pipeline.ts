@@ -47,7 +47,11 @@ export class InvalidDecision extends Schema.TaggedError<InvalidDecision>()("Inva
   decider: Schema.String,
   reason: Schema.String
 }) {
-  /** Marks the errors of command execution (see `Executor.isExecuteError`). */
+  /**
+   * Marks the errors of command execution (see `Executor.isExecuteError`).
+   *
+   * @since 0.2.0
+   */
   readonly [TypeId]: typeof TypeId = TypeId
 
   override get message(): string {
@@ -66,7 +70,11 @@ export class UnexpectedInput extends Schema.TaggedError<UnexpectedInput>()("Unex
   awaiting: Schema.String,
   input: Schema.String
 }) {
-  /** Marks the errors of command execution (see `Executor.isExecuteError`). */
+  /**
+   * Marks the errors of command execution (see `Executor.isExecuteError`).
+   *
+   * @since 0.2.0
+   */
   readonly [TypeId]: typeof TypeId = TypeId
 
   override get message(): string {
@@ -179,17 +187,17 @@ export type Input<E, S = never> =
   | SnapshotLoaded<S>
 
 /**
- * Input: the next event of the stream being read. @since 0.1.0
+ * Input: the next event of the stream being read.
  *
- * @since 0.2.0
- * @category combinators
+ * @since 0.1.0
+ * @category constructors
  */
 export const StreamEvent = <E>(streamId: StreamId, event: E): StreamEvent<E> => ({ _tag: "StreamEvent", streamId, event })
 /**
- * Input: the next events of the stream being read. @since 0.2.0
+ * Input: the next events of the stream being read.
  *
  * @since 0.2.0
- * @category combinators
+ * @category constructors
  */
 export const StreamEvents = <E>(streamId: StreamId, events: ReadonlyArray<E>): StreamEvents<E> => ({
   _tag: "StreamEvents",
@@ -204,31 +212,31 @@ export const SnapshotLoaded = <S>(streamId: StreamId, version: number, state: S)
   state
 })
 /**
- * Input: the stream being read has no more events. @since 0.1.0
+ * Input: the stream being read has no more events.
  *
- * @since 0.2.0
- * @category combinators
+ * @since 0.1.0
+ * @category constructors
  */
 export const StreamEnded = (streamId: StreamId): StreamEnded => ({ _tag: "StreamEnded", streamId })
 /**
- * Input: reading or decoding the stream failed. @since 0.1.0
+ * Input: reading or decoding the stream failed.
  *
- * @since 0.2.0
- * @category combinators
+ * @since 0.1.0
+ * @category constructors
  */
 export const ReadFailed = (error: ReadError | EventDecodeError): ReadFailed => ({ _tag: "ReadFailed", error })
 /**
- * Input: the append succeeded with this result. @since 0.1.0
+ * Input: the append succeeded with this result.
  *
- * @since 0.2.0
- * @category combinators
+ * @since 0.1.0
+ * @category constructors
  */
 export const Appended = (result: AppendResult): Appended => ({ _tag: "Appended", result })
 /**
- * Input: the append met a stream that had moved. @since 0.1.0
+ * Input: the append met a stream that had moved.
  *
- * @since 0.2.0
- * @category combinators
+ * @since 0.1.0
+ * @category constructors
  */
 export const Conflicted = (error: WrongExpectedVersion): Conflicted => ({ _tag: "Conflicted", error })
 

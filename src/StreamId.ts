@@ -54,7 +54,11 @@ export class InvalidStreamId extends Schema.TaggedError<InvalidStreamId>()("Inva
   input: Schema.String,
   reason: Schema.String
 }) {
-  /** Marks the error as one of the store's (see `StoreError.isStoreError`). @since 0.2.0 */
+  /**
+   * Marks the error as one of the store's (see `StoreError.isStoreError`).
+   *
+   * @since 0.2.0
+   */
   readonly [StoreErrorTypeId]: StoreErrorTypeId = StoreErrorTypeId
   override get message(): string {
     return `Invalid stream id ${JSON.stringify(this.input.slice(0, 80))}: ${this.reason}`
