@@ -162,6 +162,7 @@ export interface Conflicted {
  * the events after `version`. See `Snapshot`.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface SnapshotLoaded<S> {
   readonly _tag: "SnapshotLoaded"
@@ -204,7 +205,12 @@ export const StreamEvents = <E>(streamId: StreamId, events: ReadonlyArray<E>): S
   streamId,
   events
 })
-/** Input: the state of the primary stream's first `version` events, from a snapshot. @since 0.2.0 */
+/**
+ * Input: the state of the primary stream's first `version` events, from a snapshot.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
 export const SnapshotLoaded = <S>(streamId: StreamId, version: number, state: S): SnapshotLoaded<S> => ({
   _tag: "SnapshotLoaded",
   streamId,
