@@ -26,6 +26,12 @@ for (const file of files) {
           for (const tag of ["since", "category"]) if (!hasTag(element, tag)) missing.push(`${file}#${element.name.text}: @${tag}`)
         }
       }
+      // `export * as X from "..."`: the statement carries it
+      if (statement.exportClause !== undefined && ts.isNamespaceExport(statement.exportClause)) {
+        for (const tag of ["since", "category"]) {
+          if (!hasTag(statement, tag)) missing.push(`${file}#${statement.exportClause.name.text}: @${tag}`)
+        }
+      }
       continue
     }
     if (!(ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) ||
