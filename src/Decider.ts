@@ -49,6 +49,7 @@ export interface Tagged {
  * these from `decide`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EventFor<E> {
   readonly streamId: StreamId
@@ -61,6 +62,7 @@ export interface EventFor<E> {
  * returns).
  *
  * @since 0.1.0
+ * @category models
  */
 export type Decision<E> = E | EventFor<E>
 
@@ -69,6 +71,7 @@ export type Decision<E> = E | EventFor<E>
  * All functions are pure.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Decider<C, S, E extends Tagged, Err = never> {
   /** A name for traces and metrics, e.g. `"Account"`. */
@@ -103,6 +106,7 @@ export interface Decider<C, S, E extends Tagged, Err = never> {
  * type `decide` returns, from which the domain error type is read.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Definition<C, S, E extends Tagged, Decided> {
   readonly name?: string
@@ -118,6 +122,7 @@ export interface Definition<C, S, E extends Tagged, Decided> {
  * The domain error type of what `decide` returns (`never` when it never rejects).
  *
  * @since 0.1.0
+ * @category models
  */
 export type ErrorOf<Decided> = Decided extends Either.Either<unknown, infer Err> ? Err : never
 
@@ -126,6 +131,7 @@ export type ErrorOf<Decided> = Decided extends Either.Either<unknown, infer Err>
  * `streams`, the domain error type from what `decide` returns.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = <
   C,
@@ -150,6 +156,7 @@ export const make = <
  * `decider.decide(command, Decider.fold(decider, [{ streamId, event }]))`.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const fold = <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
@@ -165,6 +172,7 @@ export const fold = <C, S, E extends Tagged, Err>(
  * The streams a command reads, as a list without repeats, primary stream first.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const streamsOf = <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
@@ -180,6 +188,7 @@ export const streamsOf = <C, S, E extends Tagged, Err>(
  * bare event (which carries a `_tag`).
  *
  * @since 0.1.0
+ * @category refinements
  */
 export const isEventFor = <E extends Tagged>(decision: Decision<E>): decision is EventFor<E> =>
   !("_tag" in decision) && "streamId" in decision && "event" in decision

@@ -14,10 +14,16 @@ import type { StreamId } from "./StreamId.ts"
  * whose id is already stored fails with `DuplicateEventId`.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const EventId = Schema.UUID.pipe(Schema.brand("eventfold/EventId"))
 
-/** An event id: a UUID, branded. @since 0.1.0 */
+/**
+ * An event id: a UUID, branded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type EventId = typeof EventId.Type
 
 /**
@@ -25,6 +31,7 @@ export type EventId = typeof EventId.Type
  * {@link randomEventId}.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const makeEventId: Effect.Effect<EventId> = Effect.sync(() => randomEventId())
 
@@ -58,6 +65,7 @@ const nextMillis = (millis: number, pool: Uint8Array, o: number): void => {
  * schema accepts any UUID; only generated ids are version 7.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const randomEventId = (): EventId => {
   if (randomOffset + 10 > randomPool.length) {
@@ -96,6 +104,7 @@ const hex = (bytes: Uint8Array, from: number, to: number): string => {
  * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const eventIdFrom = (key: string, index: number): Effect.Effect<EventId> =>
   Effect.map(
@@ -113,10 +122,16 @@ export const eventIdFrom = (key: string, index: number): Effect.Effect<EventId> 
  * Free-form event metadata (correlation ids, user, ...), a JSON object.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
-/** Event metadata: a JSON object. @since 0.1.0 */
+/**
+ * Event metadata: a JSON object.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Metadata = typeof Metadata.Type
 
 /**
@@ -124,6 +139,7 @@ export type Metadata = typeof Metadata.Type
  * are JSON text. Typed appends build these through an `EventCodec`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EventData {
   readonly eventId: EventId
@@ -139,6 +155,7 @@ export interface EventData {
  * This is what the raw `EventStore.read` and `readAll` yield.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StoredEvent {
   readonly streamId: StreamId
@@ -169,6 +186,7 @@ export interface StoredEvent {
  * An event as a typed read yields it: `data` decoded to the domain type `A`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RecordedEvent<A> {
   readonly streamId: StreamId

@@ -27,7 +27,7 @@ import type { EventData, Metadata, RecordedEvent, StoredEvent } from "./Event.ts
 import { makeEventId, Metadata as MetadataSchema } from "./Event.ts"
 import type { EventId } from "./Event.ts"
 import type { Unfaithful } from "./internal/codecJson.ts"
-import { stringify as stringifyFaithful } from "./internal/codecJson.ts"
+import { nonFinite, stringify as stringifyFaithful } from "./internal/codecJson.ts"
 import { EventDecodeError } from "./StoreError.ts"
 
 /**
@@ -35,6 +35,7 @@ import { EventDecodeError } from "./StoreError.ts"
  * Upcasters map old shapes to current ones.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RawEvent {
   readonly type: string
@@ -46,6 +47,7 @@ export interface RawEvent {
  * row before the schema decodes it; return the input unchanged when it is current.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Upcaster = (event: RawEvent) => RawEvent
 
@@ -53,6 +55,7 @@ export type Upcaster = (event: RawEvent) => RawEvent
  * Encodes domain events of type `E` to rows and decodes rows back.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EventCodec<E> {
   /** Encodes one event to its stored `type` and JSON `data`. */
@@ -65,6 +68,7 @@ export interface EventCodec<E> {
  * An encoded event: its type and the JSON text of its payload.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RawEncoded {
   readonly type: string
@@ -213,10 +217,21 @@ const unfaithful = (ast: SchemaAST.AST, actual: unknown, found: Unfaithful): Par
     )
   })
 
+/** A `ParseError` naming the path of a stored number too large for a double (`1e400` reads as `Infinity`). */
+const notFinite = (found: Unfaithful): ParseResult.ParseError =>
+  new ParseResult.ParseError({
+    issue: new ParseResult.Type(
+      Schema.Number.ast,
+      found.value,
+      `${found.path} is a stored number that reads as ${String(found.value)}: it does not fit a finite double`
+    )
+  })
+
 /**
  * Builds a codec from a schema whose type is a union of tagged events.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = <E extends { readonly _tag: string }, I extends { readonly _tag: string }>(
   schema: Schema.Schema<E, I, never>,
@@ -254,6 +269,8 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
   const decode = (row: StoredEvent): Either.Either<RecordedEvent<E>, EventDecodeError> => {
     const parsed = parseJsonFast(row.data)
     if (Either.isLeft(parsed)) return fail(row, parsed.left)
+    const overflow = nonFinite(row.data, parsed.right, "data")
+    if (overflow !== undefined) return fail(row, notFinite(overflow))
     let type = row.type
     let data = parsed.right
     if (upcast !== undefined) {
@@ -271,6 +288,8 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
     if (row.metadata !== "{}") {
       const parsedMetadata = parseMetadata(row.metadata)
       if (Either.isLeft(parsedMetadata)) return fail(row, parsedMetadata.left)
+      const metadataOverflow = nonFinite(row.metadata, parsedMetadata.right, "metadata")
+      if (metadataOverflow !== undefined) return fail(row, notFinite(metadataOverflow))
       metadata = parsedMetadata.right
     }
     return Either.right({
@@ -315,6 +334,7 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
  * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const upcasters = (byType: Readonly<Record<string, (data: unknown) => RawEvent>>): Upcaster => (event) => {
   const upcast = Object.hasOwn(byType, event.type) ? byType[event.type] : undefined
@@ -338,6 +358,7 @@ export const encodeMetadata = (metadata: Metadata | undefined): Either.Either<st
  * Options for one event in {@link toEventData}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface EventDataOptions {
   /** A caller-chosen id makes the append idempotent; a random one is made otherwise. */
@@ -349,6 +370,7 @@ export interface EventDataOptions {
  * Encodes a domain event into the `EventData` an append takes.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const toEventData = <E>(
   codec: EventCodec<E>,

@@ -31,6 +31,7 @@ import type { StreamId } from "./StreamId.ts"
  * Options of {@link EventStore.Service.read}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ReadOptions {
   /**
@@ -48,6 +49,7 @@ export interface ReadOptions {
  * Options of {@link EventStore.Service.readAll}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ReadAllOptions {
   /**
@@ -82,6 +84,7 @@ export interface ReadAllOptions {
  * at. A write with no events is a pure consistency check.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StreamWrite {
   readonly streamId: StreamId
@@ -93,6 +96,7 @@ export interface StreamWrite {
  * A stream's version after an append (unchanged for a write with no events).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StreamAppendResult {
   readonly streamId: StreamId
@@ -104,6 +108,7 @@ export interface StreamAppendResult {
  * writes, and the global position of every appended event, in the order given.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface AppendResult {
   readonly streams: ReadonlyArray<StreamAppendResult>
@@ -114,6 +119,7 @@ export interface AppendResult {
  * The default number of rows a backend fetches per page.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const defaultPageSize = 256
 
@@ -123,6 +129,7 @@ export const defaultPageSize = 256
  * taken shows how far reads run ahead of their consumers.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const rowsFetched = Metric.counter("eventfold_store_rows_fetched", {
   description: "Rows fetched from the event store by reads",
@@ -130,7 +137,10 @@ export const rowsFetched = Metric.counter("eventfold_store_rows_fetched", {
 })
 
 /**
+ * The types of the `EventStore` service.
+ *
  * @since 0.1.0
+ * @category models
  */
 export declare namespace EventStore {
   /**
@@ -167,6 +177,7 @@ export declare namespace EventStore {
  * The event store service tag.
  *
  * @since 0.1.0
+ * @category services
  */
 export class EventStore extends Context.Tag("eventfold/EventStore")<EventStore, EventStore.Service>() {}
 
@@ -174,6 +185,7 @@ export class EventStore extends Context.Tag("eventfold/EventStore")<EventStore, 
  * Normalizes the argument of `append` to a list.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const writesOf = (writes: StreamWrite | NonEmptyReadonlyArray<StreamWrite>): ReadonlyArray<StreamWrite> =>
   Array.isArray(writes) ? writes : [writes as StreamWrite]
@@ -206,6 +218,7 @@ export const decode: {
  * One stream's part of a typed append: domain events, encoded by the codec.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TypedStreamWrite<E> {
   readonly streamId: StreamId
@@ -227,6 +240,7 @@ export interface TypedStreamWrite<E> {
  * take domain events.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TypedEventStore<E> {
   readonly read: (streamId: StreamId, options?: ReadOptions) => Stream.Stream<RecordedEvent<E>, ReadError | EventDecodeError>
@@ -241,6 +255,7 @@ export interface TypedEventStore<E> {
  * the id the write gives it or a fresh random one.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const encodeWrites = <E>(
   codec: EventCodec<E>,
@@ -301,6 +316,7 @@ export const typedFrom = <E>(store: EventStore.Service, codec: EventCodec<E>): T
  * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const typed = <E>(codec: EventCodec<E>): Effect.Effect<TypedEventStore<E>, never, EventStore> =>
   Effect.map(EventStore, (store) => typedFrom(store, codec))

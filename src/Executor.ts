@@ -42,16 +42,17 @@ import type * as Snapshots from "./internal/snapshotExecutor.ts"
 import { TypeId as ExecuteErrorTypeId } from "./internal/executorError.ts"
 import type * as Pipeline from "./Pipeline.ts"
 import { SnapshotStore } from "./Snapshot.ts"
-import {
+import { isStoreError, WrongExpectedVersion } from "./StoreError.ts"
+import type {
   DuplicateEventId,
   EventDecodeError,
   EventEncodeError,
   InvalidArgument,
-  StoreUnavailable,
-  WrongExpectedVersion
+  ReadError,
+  StoreError,
+  StoreUnavailable
 } from "./StoreError.ts"
-import type { ReadError } from "./StoreError.ts"
-import { InvalidStreamId } from "./StreamId.ts"
+import type { InvalidStreamId } from "./StreamId.ts"
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -83,7 +84,11 @@ export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>()("Re
   attempts: Schema.Number,
   last: WrongExpectedVersion
 }) {
-  /** Marks the errors of command execution (see {@link isExecuteError}). */
+  /**
+   * Marks the errors of command execution (see {@link isExecuteError}).
+   *
+   * @since 0.2.0
+   */
   readonly [TypeId]: TypeId = TypeId
 
   override get message(): string {
@@ -119,10 +124,14 @@ export type ExecuteError =
 export type LoadError = ReadError | EventDecodeError | Pipeline.InvalidDecision | InvalidStreamId
 
 /**
- * Whether a value is an infrastructure error of command execution: a store
- * error, an invalid stream id, `RetriesExhausted` or a broken decider
- * (`InvalidDecision`). A decider's domain error never is, so an adapter maps
- * infrastructure errors in one line and leaves domain errors to the domain.
+ * Whether a value is an infrastructure error of command execution: any store
+ * error (`StoreError.isStoreError`, which includes `InvalidStreamId`) or an error
+ * carrying {@link TypeId} (`RetriesExhausted`, and the pipeline's
+ * `InvalidDecision` and `UnexpectedInput`). A decider's domain error never is, so
+ * an adapter maps infrastructure errors in one line and leaves domain errors to
+ * the domain. On a value of a known union it keeps the union's infrastructure
+ * errors, so `Effect.catchIf` removes exactly them from the error channel; on
+ * an `unknown` it narrows to every error it matches.
  *
  * @example
  * ```ts
@@ -134,15 +143,11 @@ export type LoadError = ReadError | EventDecodeError | Pipeline.InvalidDecision 
  * @since 0.2.0
  * @category refinements
  */
-export const isExecuteError = (u: unknown): u is ExecuteError | Pipeline.UnexpectedInput =>
-  Predicate.hasProperty(u, TypeId) ||
-  u instanceof WrongExpectedVersion ||
-  u instanceof DuplicateEventId ||
-  u instanceof EventDecodeError ||
-  u instanceof EventEncodeError ||
-  u instanceof InvalidArgument ||
-  u instanceof StoreUnavailable ||
-  u instanceof InvalidStreamId
+export function isExecuteError<E>(
+  u: E
+): u is E & (unknown extends E ? ExecuteError | StoreError | Pipeline.UnexpectedInput : Extract<E, ExecuteError | StoreError | Pipeline.UnexpectedInput>) {
+  return isStoreError(u) || Predicate.hasProperty(u, TypeId)
+}
 
 // ---------------------------------------------------------------------------
 // Options and results

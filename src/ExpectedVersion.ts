@@ -11,30 +11,71 @@
  */
 import { Either, Schema } from "effect"
 
-/** Append whatever the stream's version. @since 0.1.0 */
+/**
+ * Append whatever the stream's version.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const Any = Schema.TaggedStruct("Any", {})
-/** Append only if the stream has no events yet. @since 0.1.0 */
+/**
+ * Append only if the stream has no events yet.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const NoStream = Schema.TaggedStruct("NoStream", {})
-/** Append only if the stream has at least one event. @since 0.1.0 */
+/**
+ * Append only if the stream has at least one event.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const StreamExists = Schema.TaggedStruct("StreamExists", {})
-/** Append only if the stream's last version is exactly `version` (0: no events). @since 0.1.0 */
+/**
+ * Append only if the stream's last version is exactly `version` (0: no events).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const Exact = Schema.TaggedStruct("Exact", { version: Schema.NonNegativeInt })
 
 /**
  * Schema of an expected version (for errors, logs and HTTP payloads).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const ExpectedVersion = Schema.Union(Any, NoStream, StreamExists, Exact)
 
-/** The version an append expects a stream to be at: `Any`, `NoStream`, `StreamExists` or `Exact(n)`. @since 0.1.0 */
+/**
+ * The version an append expects a stream to be at: `Any`, `NoStream`, `StreamExists` or `Exact(n)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ExpectedVersion = typeof ExpectedVersion.Type
 
-/** Expect nothing: the append never conflicts. @since 0.1.0 */
+/**
+ * Expect nothing: the append never conflicts.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const any: ExpectedVersion = Any.make({})
-/** Expect the stream to have no events. @since 0.1.0 */
+/**
+ * Expect the stream to have no events.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const noStream: ExpectedVersion = NoStream.make({})
-/** Expect the stream to have at least one event. @since 0.1.0 */
+/**
+ * Expect the stream to have at least one event.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const streamExists: ExpectedVersion = StreamExists.make({})
 
 /**
@@ -42,6 +83,7 @@ export const streamExists: ExpectedVersion = StreamExists.make({})
  * Fails with a `ParseError` when `version` is not a non-negative integer.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const exact = (version: number) => Schema.decodeEither(Exact)({ _tag: "Exact", version })
 
@@ -49,6 +91,7 @@ export const exact = (version: number) => Schema.decodeEither(Exact)({ _tag: "Ex
  * Like {@link exact} but throws on a negative or fractional version. For literals.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const unsafeExact = (version: number): ExpectedVersion => Either.getOrThrowWith(exact(version), (error) => error)
 
@@ -58,6 +101,7 @@ export const unsafeExact = (version: number): ExpectedVersion => Either.getOrThr
  * sends after reading a stream.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const fromCurrent = (version: number): ExpectedVersion =>
   version === 0 ? noStream : Exact.make({ version }, { disableValidation: true })
@@ -67,6 +111,7 @@ export const fromCurrent = (version: number): ExpectedVersion =>
  * satisfies `expected`.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const matches = (expected: ExpectedVersion, current: number): boolean => {
   switch (expected._tag) {
@@ -85,6 +130,7 @@ export const matches = (expected: ExpectedVersion, current: number): boolean => 
  * A short human form: `any`, `no stream`, `stream exists`, `version 3`.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const format = (expected: ExpectedVersion): string => {
   switch (expected._tag) {

@@ -26,6 +26,7 @@ import { annotate, InsideExecutorSpan, timed, withSpan } from "./internal/observ
  * Reads started (`read` and `readAll`).
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const reads = Metric.counter("eventfold_store_reads_total", {
   description: "Reads started on the event store",
@@ -36,6 +37,7 @@ export const reads = Metric.counter("eventfold_store_reads_total", {
  * Events yielded by reads.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const eventsRead = Metric.counter("eventfold_store_events_read_total", {
   description: "Events yielded by event store reads",
@@ -46,6 +48,7 @@ export const eventsRead = Metric.counter("eventfold_store_events_read_total", {
  * Appends attempted.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const appends = Metric.counter("eventfold_store_appends_total", {
   description: "Appends attempted on the event store",
@@ -56,6 +59,7 @@ export const appends = Metric.counter("eventfold_store_appends_total", {
  * Events committed by appends.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const eventsAppended = Metric.counter("eventfold_store_events_appended_total", {
   description: "Events committed by event store appends",
@@ -66,6 +70,7 @@ export const eventsAppended = Metric.counter("eventfold_store_events_appended_to
  * Appends refused with `WrongExpectedVersion`.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const conflicts = Metric.counter("eventfold_store_conflicts_total", {
   description: "Appends refused because a stream had moved",
@@ -76,6 +81,7 @@ export const conflicts = Metric.counter("eventfold_store_conflicts_total", {
  * How long appends take, failed ones included.
  *
  * @since 0.1.0
+ * @category metrics
  */
 export const appendDuration = Metric.timer("eventfold_store_append_duration", "Event store append time")
 
@@ -168,5 +174,6 @@ export const wrap = (store: EventStore.Service): EventStore.Service =>
  * the backend to it: `InstrumentedEventStore.layer.pipe(Layer.provide(backend))`.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<EventStore, never, EventStore> = Layer.effect(EventStore, Effect.map(EventStore, wrap))

@@ -41,12 +41,17 @@ import type { InvalidStreamId, StreamId } from "./StreamId.ts"
  * to a stream that was not read (so no version could be expected of it).
  *
  * @since 0.1.0
+ * @category errors
  */
 export class InvalidDecision extends Schema.TaggedError<InvalidDecision>()("InvalidDecision", {
   decider: Schema.String,
   reason: Schema.String
 }) {
-  /** Marks the errors of command execution (see `Executor.isExecuteError`). */
+  /**
+   * Marks the errors of command execution (see `Executor.isExecuteError`).
+   *
+   * @since 0.2.0
+   */
   readonly [TypeId]: typeof TypeId = TypeId
 
   override get message(): string {
@@ -59,12 +64,17 @@ export class InvalidDecision extends Schema.TaggedError<InvalidDecision>()("Inva
  * stream, an append result while reading). A bug in the driver, not in the domain.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class UnexpectedInput extends Schema.TaggedError<UnexpectedInput>()("UnexpectedInput", {
   awaiting: Schema.String,
   input: Schema.String
 }) {
-  /** Marks the errors of command execution (see `Executor.isExecuteError`). */
+  /**
+   * Marks the errors of command execution (see `Executor.isExecuteError`).
+   *
+   * @since 0.2.0
+   */
   readonly [TypeId]: typeof TypeId = TypeId
 
   override get message(): string {
@@ -80,6 +90,7 @@ export class UnexpectedInput extends Schema.TaggedError<UnexpectedInput>()("Unex
  * The next event of the stream being read.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StreamEvent<E> {
   readonly _tag: "StreamEvent"
@@ -92,6 +103,7 @@ export interface StreamEvent<E> {
  * folded in one step (the driver allocates one step per page, not per event).
  *
  * @since 0.2.0
+ * @category models
  */
 export interface StreamEvents<E> {
   readonly _tag: "StreamEvents"
@@ -103,6 +115,7 @@ export interface StreamEvents<E> {
  * The stream being read has no more events.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface StreamEnded {
   readonly _tag: "StreamEnded"
@@ -113,6 +126,7 @@ export interface StreamEnded {
  * Reading failed (the store, or a row that does not decode).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ReadFailed {
   readonly _tag: "ReadFailed"
@@ -123,6 +137,7 @@ export interface ReadFailed {
  * The append committed.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Appended {
   readonly _tag: "Appended"
@@ -133,6 +148,7 @@ export interface Appended {
  * The append was refused because a stream moved since it was read.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Conflicted {
   readonly _tag: "Conflicted"
@@ -146,6 +162,7 @@ export interface Conflicted {
  * the events after `version`. See `Snapshot`.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface SnapshotLoaded<S> {
   readonly _tag: "SnapshotLoaded"
@@ -159,6 +176,7 @@ export interface SnapshotLoaded<S> {
  * `SnapshotLoaded` input (`never`: no snapshot input).
  *
  * @since 0.1.0
+ * @category models
  */
 export type Input<E, S = never> =
   | StreamEvent<E>
@@ -169,28 +187,63 @@ export type Input<E, S = never> =
   | Conflicted
   | SnapshotLoaded<S>
 
-/** Input: the next event of the stream being read. @since 0.1.0 */
+/**
+ * Input: the next event of the stream being read.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const StreamEvent = <E>(streamId: StreamId, event: E): StreamEvent<E> => ({ _tag: "StreamEvent", streamId, event })
-/** Input: the next events of the stream being read. @since 0.2.0 */
+/**
+ * Input: the next events of the stream being read.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
 export const StreamEvents = <E>(streamId: StreamId, events: ReadonlyArray<E>): StreamEvents<E> => ({
   _tag: "StreamEvents",
   streamId,
   events
 })
-/** Input: the state of the primary stream's first `version` events, from a snapshot. @since 0.2.0 */
+/**
+ * Input: the state of the primary stream's first `version` events, from a snapshot.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
 export const SnapshotLoaded = <S>(streamId: StreamId, version: number, state: S): SnapshotLoaded<S> => ({
   _tag: "SnapshotLoaded",
   streamId,
   version,
   state
 })
-/** Input: the stream being read has no more events. @since 0.1.0 */
+/**
+ * Input: the stream being read has no more events.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const StreamEnded = (streamId: StreamId): StreamEnded => ({ _tag: "StreamEnded", streamId })
-/** Input: reading or decoding the stream failed. @since 0.1.0 */
+/**
+ * Input: reading or decoding the stream failed.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const ReadFailed = (error: ReadError | EventDecodeError): ReadFailed => ({ _tag: "ReadFailed", error })
-/** Input: the append succeeded with this result. @since 0.1.0 */
+/**
+ * Input: the append succeeded with this result.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const Appended = (result: AppendResult): Appended => ({ _tag: "Appended", result })
-/** Input: the append met a stream that had moved. @since 0.1.0 */
+/**
+ * Input: the append met a stream that had moved.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const Conflicted = (error: WrongExpectedVersion): Conflicted => ({ _tag: "Conflicted", error })
 
 // ---------------------------------------------------------------------------
@@ -202,6 +255,7 @@ export const Conflicted = (error: WrongExpectedVersion): Conflicted => ({ _tag: 
  * encoded) and the version the stream was read at.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Write<E> {
   readonly streamId: StreamId
@@ -213,6 +267,7 @@ export interface Write<E> {
  * What a command produced.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Result<S, E> {
   /** The state after the appended events. */
@@ -230,6 +285,7 @@ export interface Result<S, E> {
  * only to fold the state (`"load"`, {@link load}).
  *
  * @since 0.2.0
+ * @category models
  */
 export type Purpose = "execute" | "load"
 
@@ -237,6 +293,7 @@ export type Purpose = "execute" | "load"
  * The pipeline while it reads: what it has folded so far.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Reading<C, S, E extends Tagged, Err> {
   readonly decider: Decider<C, S, E, Err>
@@ -257,6 +314,7 @@ export interface Reading<C, S, E extends Tagged, Err> {
  * The pipeline while its append is in flight.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Appending<S, E> {
   /** The state after the decided events. */
@@ -269,6 +327,7 @@ export interface Appending<S, E> {
  * `StreamEnded`.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Read<C, S, E extends Tagged, Err> {
   readonly _tag: "Read"
@@ -281,6 +340,7 @@ export interface Read<C, S, E extends Tagged, Err> {
  * There is one write per stream read, in reading order.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Append<S, E> {
   readonly _tag: "Append"
@@ -292,6 +352,7 @@ export interface Append<S, E> {
  * End: the command succeeded.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Done<S, E> {
   readonly _tag: "Done"
@@ -305,6 +366,7 @@ export interface Done<S, E> {
  * protocol.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Failure<Err> =
   | { readonly reason: "rejected"; readonly error: Err }
@@ -316,6 +378,7 @@ export type Failure<Err> =
  * End: the command failed.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Failed<Err> = { readonly _tag: "Failed" } & Failure<Err>
 
@@ -323,6 +386,7 @@ export type Failed<Err> = { readonly _tag: "Failed" } & Failure<Err>
  * A request or an end.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Step<C, S, E extends Tagged, Err> = Read<C, S, E, Err> | Append<S, E> | Done<S, E> | Failed<Err>
 
@@ -330,6 +394,7 @@ export type Step<C, S, E extends Tagged, Err> = Read<C, S, E, Err> | Append<S, E
  * A step that waits for input.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Pending<C, S, E extends Tagged, Err> = Read<C, S, E, Err> | Append<S, E>
 
@@ -342,6 +407,7 @@ export type Pending<C, S, E extends Tagged, Err> = Read<C, S, E, Err> | Append<S
  * `discover` names no new one) the pipeline decides.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const start: <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>, command: C) => Step<C, S, E, Err> =
   internal.start
@@ -352,6 +418,7 @@ export const start: <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>
  * (the state, no events, every stream's version) instead of deciding.
  *
  * @since 0.2.0
+ * @category combinators
  */
 export const load: <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>, command: C) => Step<C, S, E, Err> =
   internal.load
@@ -361,6 +428,7 @@ export const load: <C, S, E extends Tagged, Err>(decider: Decider<C, S, E, Err>,
  * is never changed.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const feed: <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, input: Input<E, S>) => Step<C, S, E, Err> =
   internal.feed
@@ -370,6 +438,7 @@ export const feed: <C, S, E extends Tagged, Err>(step: Pending<C, S, E, Err>, in
  * that names a new stream every time it is asked would otherwise read forever.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const maxStreams: number = internal.maxStreams
 
@@ -378,6 +447,7 @@ export const maxStreams: number = internal.maxStreams
  * thrown while building them returned as a value.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const streamsFor: <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,
@@ -392,6 +462,7 @@ export const streamsFor: <C, S, E extends Tagged, Err>(
  * (`SnapshotLoaded`), and only its events after them.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const runPure: <C, S, E extends Tagged, Err>(
   decider: Decider<C, S, E, Err>,

@@ -261,7 +261,9 @@ export const StoreError: Schema.Union<[
 
 /**
  * Whether a value is one of the store's errors ({@link StoreError}). Domain
- * errors are never matched.
+ * errors are never matched. On a value of a known union it keeps the union's
+ * store errors, so `Effect.catchIf` removes exactly them from the error channel;
+ * on an `unknown` it narrows to {@link StoreError}.
  *
  * @example
  * ```ts
@@ -271,4 +273,6 @@ export const StoreError: Schema.Union<[
  * @since 0.2.0
  * @category refinements
  */
-export const isStoreError = (u: unknown): u is StoreError => Predicate.hasProperty(u, TypeId)
+export function isStoreError<E>(u: E): u is E & (unknown extends E ? StoreError : Extract<E, StoreError>) {
+  return Predicate.hasProperty(u, TypeId)
+}

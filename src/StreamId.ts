@@ -27,6 +27,7 @@ import { streamIdProblem } from "./internal/streamIdRules.ts"
  * Schema of a stream id: decodes a string into the branded `StreamId`.
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const StreamId = Schema.String.pipe(
   Schema.filter((s) => streamIdProblem(s) ?? true),
@@ -38,6 +39,7 @@ export const StreamId = Schema.String.pipe(
  * A validated stream identifier.
  *
  * @since 0.1.0
+ * @category models
  */
 export type StreamId = typeof StreamId.Type
 
@@ -52,7 +54,11 @@ export class InvalidStreamId extends Schema.TaggedError<InvalidStreamId>()("Inva
   input: Schema.String,
   reason: Schema.String
 }) {
-  /** Marks the error as one of the store's (see `StoreError.isStoreError`). @since 0.2.0 */
+  /**
+   * Marks the error as one of the store's (see `StoreError.isStoreError`).
+   *
+   * @since 0.2.0
+   */
   readonly [StoreErrorTypeId]: StoreErrorTypeId = StoreErrorTypeId
   override get message(): string {
     return `Invalid stream id ${JSON.stringify(this.input.slice(0, 80))}: ${this.reason}`
@@ -65,6 +71,7 @@ const decode = Schema.decodeUnknownEither(StreamId)
  * Validates a string as a stream id, returning an `Either`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const either = (input: string): Either.Either<StreamId, InvalidStreamId> =>
   Either.mapLeft(decode(input), (error) =>
@@ -77,6 +84,7 @@ export const either = (input: string): Either.Either<StreamId, InvalidStreamId> 
  * Validates a string as a stream id; fails with `InvalidStreamId`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (input: string): Effect.Effect<StreamId, InvalidStreamId> => either(input)
 
@@ -85,6 +93,7 @@ export const make = (input: string): Effect.Effect<StreamId, InvalidStreamId> =>
  * Meant for literals in tests and examples, where a bad id is a programming error.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const unsafeMake = (input: string): StreamId => Either.getOrThrowWith(either(input), (error) => error)
 
@@ -97,6 +106,7 @@ export const unsafeMake = (input: string): StreamId => Either.getOrThrowWith(eit
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const fromParts = (category: string, id: string): Effect.Effect<StreamId, InvalidStreamId> =>
   make(`${category}-${id}`)

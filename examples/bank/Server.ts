@@ -14,8 +14,9 @@ import {
   HttpServerError,
   HttpServerResponse
 } from "@effect/platform"
-import { Cause, Effect, identity, Layer, Option, Predicate, Schedule } from "effect"
-import { Executor, StoreError } from "eventfold"
+import { Cause, Effect, identity, Layer, Option, Schedule } from "effect"
+import { Executor } from "eventfold"
+import type { Pipeline, StoreError } from "eventfold"
 import { BankApi, Conflict, InternalError, ServiceUnavailable } from "./Api.ts"
 import * as Bank from "./Bank.ts"
 
@@ -23,15 +24,8 @@ import * as Bank from "./Bank.ts"
 // Store and executor failures -> HTTP errors
 // ---------------------------------------------------------------------------
 
-/** The failures that are not domain rules: the executor's and the store's. */
-type InfrastructureError = Executor.ExecuteError | StoreError.StoreError
-
-/**
- * Store errors carry the store's type id; the executor adds `RetriesExhausted`
- * and `InvalidDecision` (`Executor.isExecuteError` will cover all of them).
- */
-const isInfrastructureError = (error: unknown): error is InfrastructureError =>
-  StoreError.isStoreError(error) || Predicate.isTagged(error, "RetriesExhausted") || Predicate.isTagged(error, "InvalidDecision")
+/** The failures that are not domain rules: the executor's and the store's (`Executor.isExecuteError`). */
+type InfrastructureError = Executor.ExecuteError | StoreError.StoreError | Pipeline.UnexpectedInput
 
 const toHttpError = (error: InfrastructureError): Effect.Effect<never, Conflict | ServiceUnavailable | InternalError> => {
   switch (error._tag) {
@@ -52,8 +46,7 @@ const toHttpError = (error: InfrastructureError): Effect.Effect<never, Conflict 
 
 /** Keeps domain errors as they are and maps store and executor failures to HTTP errors. */
 const httpErrors = <A, E, R>(self: Effect.Effect<A, E, R>) => {
-  const infrastructure = isInfrastructureError as Predicate.Refinement<E, Extract<E, InfrastructureError>>
-  return Effect.catchIf(self, infrastructure, (error): Effect.Effect<never, Conflict | ServiceUnavailable | InternalError> => toHttpError(error))
+  return Effect.catchIf(self, Executor.isExecuteError, (error): Effect.Effect<never, Conflict | ServiceUnavailable | InternalError> => toHttpError(error))
 }
 
 // ---------------------------------------------------------------------------

@@ -100,3 +100,20 @@ export const stringify = (value: unknown, root: string, omit?: string): Either.E
     locate(target, root, new Set()) ?? { path: root, value, reason: "a value JSON.stringify cannot write" }
   )
 }
+
+/**
+ * Whether JSON text could hold a number that `JSON.parse` reads as `±Infinity`
+ * (a double overflows only with an exponent of 3+ digits or a run of 309+
+ * digits). Cheap, and true only for rare text, so the walk below runs on
+ * almost no row.
+ */
+const mayOverflow = /[eE][+-]?\d{3}|\d{309}/
+
+/**
+ * The first number in `parsed` (the value of JSON `text`) that is not finite,
+ * with its path from `root`, or `undefined`. A stored `1e400` parses as
+ * `Infinity`, which no encoder would have written: reading it back as a number
+ * would hand the domain a value the event never had.
+ */
+export const nonFinite = (text: string, parsed: unknown, root: string): Unfaithful | undefined =>
+  mayOverflow.test(text) ? locate(parsed, root, new Set()) : undefined

@@ -27,6 +27,10 @@ export type Row = ReadonlyArray<unknown>
  * - `all`: rows `position, stream_id, version, event_id, type, data, metadata,
  *   recorded_at` of the log after position `cursor` (exclusive), at most `pageSize`.
  *
+ * With `forwardLookahead`, `forward` returns one more row when there is one: the
+ * first row of the stream after the page's `pageSize` versions (a backend whose
+ * pages are version ranges needs it to tell the end of a stream from a gap).
+ *
  * `position` may come back as a number, a bigint or a numeric string;
  * `recorded_at` as epoch milliseconds. A backend whose log is ordered by
  * transaction (PostgreSQL) adds the transaction id as one more, last, column;
@@ -34,6 +38,7 @@ export type Row = ReadonlyArray<unknown>
  */
 export interface PageQueries {
   readonly forward: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
+  readonly forwardLookahead?: boolean
   readonly backward: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
   readonly all: (cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
 }
@@ -140,6 +145,9 @@ export const toLogEvents = (rows: ReadonlyArray<Row>): Either.Either<Chunk.Chunk
 /**
  * Pages fetched one at a time as the consumer pulls: `next` computes the cursor
  * after a full page from its last event; a short (or empty) page ends the stream.
+ * With `lookahead` a page may carry one row more, the first of the next page: it
+ * has been checked with the page (so a gap right after the page is found) and is
+ * dropped here (the next page starts with it); a full page without it is the end.
  */
 const pages = (
   start: number,
@@ -147,20 +155,23 @@ const pages = (
   fetchPage: (cursor: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>,
   toEvents: (rows: ReadonlyArray<Row>, cursor: number) => Either.Either<Chunk.Chunk<StoredEvent>, EventDecodeError>,
   next: (last: StoredEvent) => number,
-  atEnd: (last: StoredEvent) => EventDecodeError | undefined = () => undefined
+  atEnd: (last: StoredEvent) => EventDecodeError | undefined = () => undefined,
+  lookahead = false
 ): Stream.Stream<StoredEvent, StoreUnavailable | EventDecodeError> =>
   Stream.paginateChunkEffect(start, (cursor) =>
     Effect.flatMap(fetchPage(cursor), (rows) => {
       const converted = toEvents(rows, cursor)
       if (Either.isLeft(converted)) return Effect.fail(converted.left)
-      const chunk = converted.right
+      const ahead = lookahead && Chunk.size(converted.right) > pageSize
+      const chunk = ahead ? Chunk.take(converted.right, pageSize) : converted.right
       const last = Chunk.last(chunk)
       if (Chunk.size(chunk) < pageSize && Option.isSome(last)) {
         const problem = atEnd(last.value)
         if (problem !== undefined) return Effect.fail(problem)
       }
-      const more = Chunk.size(chunk) < pageSize || Option.isNone(last) ? Option.none() : Option.some(next(last.value))
-      return Effect.as(Metric.incrementBy(rowsFetched, rows.length), [chunk, more] as const)
+      const full = Chunk.size(chunk) === pageSize && (ahead || !lookahead)
+      const more = !full || Option.isNone(last) ? Option.none() : Option.some(next(last.value))
+      return Effect.as(Metric.incrementBy(rowsFetched, Chunk.size(chunk)), [chunk, more] as const)
     }))
 
 /**
@@ -198,17 +209,23 @@ export const keysetReads = (
       onLeft: (error) => Effect.fail(error),
       onRight: ({ pageSize }) =>
         Effect.flatMap(queries.forward(streamId, 1, pageSize), (rows) => {
+          // the lookahead row (if any) is checked with the page, then dropped, as in `pages`
           const converted = toStreamEvents(streamId, rows, 1, 1)
           if (Either.isLeft(converted)) return Effect.fail(converted.left)
-          const page = converted.right
-          const rest = rows.length < pageSize ? undefined : pages(
-            rows.length + 1,
+          const lookahead = queries.forwardLookahead === true
+          const ahead = lookahead && Chunk.size(converted.right) > pageSize
+          const page = ahead ? Chunk.take(converted.right, pageSize) : converted.right
+          const full = Chunk.size(page) === pageSize && (ahead || !lookahead)
+          const rest = !full ? undefined : pages(
+            pageSize + 1,
             pageSize,
             (cursor) => queries.forward(streamId, cursor, pageSize),
             (more, cursor) => toStreamEvents(streamId, more, cursor, 1),
-            (last) => last.version + 1
+            (last) => last.version + 1,
+            undefined,
+            lookahead
           )
-          return Effect.as(Metric.incrementBy(rowsFetched, rows.length), { page, rest })
+          return Effect.as(Metric.incrementBy(rowsFetched, Chunk.size(page)), { page, rest })
         })
     }),
   read: (streamId, options) =>
@@ -222,7 +239,9 @@ export const keysetReads = (
             pageSize,
             (cursor) => queries.forward(streamId, cursor, pageSize),
             (rows, cursor) => toStreamEvents(streamId, rows, cursor, 1),
-            (last) => last.version + 1
+            (last) => last.version + 1,
+            undefined,
+            queries.forwardLookahead === true
           )
         }
         const start = from ?? Number.MAX_SAFE_INTEGER

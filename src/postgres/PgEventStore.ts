@@ -110,6 +110,7 @@ export interface StoreOptions extends MakeOptions {
  * host, pool size, ...) and the store's own options.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options extends PgClient.PgClientConfig, StoreOptions {}
 
@@ -128,6 +129,7 @@ export const defaultPageSize = 1000
  * client this way to share its pool with your own tables.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, never, SqlClient.SqlClient> =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => withReadSide(sql, makeStore(sql, options?.pageSize ?? defaultPageSize)))
@@ -137,6 +139,7 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
  * ship in code; nothing is read from disk).
  *
  * @since 0.1.0
+ * @category migrations
  */
 export const migrations: PgMigrator.Loader = migrationLoader
 
@@ -148,6 +151,7 @@ export const migrations: PgMigrator.Loader = migrationLoader
  * left to do. Interrupting it never loses a pool connection.
  *
  * @since 0.1.0
+ * @category migrations
  */
 export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StoreUnavailable, SqlClient.SqlClient> =
   runMigrations

@@ -46,6 +46,7 @@ const awkwardPiece: fc.Arbitrary<string> = fc.oneof(
  * than filtered, so a test that they pass `StreamId.make` means something.
  *
  * @since 0.1.0
+ * @category arbitraries
  */
 export const streamId: fc.Arbitrary<StreamId.StreamId> = fc
   .oneof(
@@ -62,6 +63,7 @@ export const streamId: fc.Arbitrary<StreamId.StreamId> = fc
  * lone UTF-16 surrogates).
  *
  * @since 0.1.0
+ * @category arbitraries
  */
 export const invalidStreamId: fc.Arbitrary<string> = fc.oneof(
   fc.constant(""),
@@ -78,6 +80,7 @@ export const invalidStreamId: fc.Arbitrary<string> = fc.oneof(
  * Every kind of expected version; `Exact` up to `maxVersion` (default 1000).
  *
  * @since 0.1.0
+ * @category arbitraries
  */
 export const expectedVersion = (maxVersion = 1000): fc.Arbitrary<ExpectedVersion.ExpectedVersion> =>
   fc.oneof(
@@ -91,6 +94,7 @@ export const expectedVersion = (maxVersion = 1000): fc.Arbitrary<ExpectedVersion
  * Event ids (random v4 UUIDs drawn from the seed, so replays are exact).
  *
  * @since 0.1.0
+ * @category arbitraries
  */
 export const eventId: fc.Arbitrary<EventId> = fc.uuid({ version: 4 }).map((id) => EventId.make(id))
 
@@ -98,6 +102,7 @@ export const eventId: fc.Arbitrary<EventId> = fc.uuid({ version: 4 }).map((id) =
  * Small JSON metadata objects.
  *
  * @since 0.1.0
+ * @category arbitraries
  */
 export const metadata: fc.Arbitrary<Metadata> = fc.dictionary(
   fc.string({ minLength: 1, maxLength: 12 }),
@@ -110,6 +115,7 @@ export const metadata: fc.Arbitrary<Metadata> = fc.dictionary(
  * codec, with an event id and metadata.
  *
  * @since 0.1.0
+ * @category arbitraries
  */
 export const eventData = <E>(codec: EventCodec<E>, events: fc.Arbitrary<E>): fc.Arbitrary<EventData> =>
   fc.tuple(eventId, events, metadata).map(([id, event, meta]) => {

@@ -30,6 +30,7 @@ import type { StoredEvent } from "../Event.ts"
  * defaults to 0.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly seed: number | string
@@ -56,6 +57,7 @@ export interface Options {
  * A fault that was injected.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Fault =
   | { readonly _tag: "Conflict"; readonly streamId: StreamId }
@@ -67,6 +69,7 @@ export type Fault =
  * The log of injected faults.
  *
  * @since 0.1.0
+ * @category services
  */
 export class Chaos extends Context.Tag("eventfold/testing/Chaos")<Chaos, {
   /** Every fault injected so far, oldest first. */
@@ -85,6 +88,7 @@ const rate = (name: string, value: number | undefined): Effect.Effect<number, In
  * `InvalidArgument`.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (store: EventStore.Service, options: Options): Effect.Effect<{
   readonly store: EventStore.Service
@@ -169,6 +173,7 @@ export const make = (store: EventStore.Service, options: Options): Effect.Effect
  * Replaces the `EventStore` in context with a chaos wrapper and provides `Chaos`.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options): Layer.Layer<EventStore | Chaos, InvalidArgument, EventStore> =>
   Layer.effectContext(
@@ -182,5 +187,6 @@ export const layer = (options: Options): Layer.Layer<EventStore | Chaos, Invalid
  * The faults injected so far by the chaos store in context.
  *
  * @since 0.1.0
+ * @category accessors
  */
 export const faults: Effect.Effect<ReadonlyArray<Fault>, never, Chaos> = Effect.flatMap(Chaos, (chaos) => chaos.faults)

@@ -23,8 +23,6 @@ import type { Decider } from "../Decider.ts"
 import { streamsOf } from "../Decider.ts"
 import { EventStore } from "../EventStore.ts"
 import * as Executor from "../Executor.ts"
-import * as Pipeline from "../Pipeline.ts"
-import * as StoreError from "../StoreError.ts"
 import { diff, equivalent, formatDifferences } from "./Scenario.ts"
 
 type Tagged = { readonly _tag: string }
@@ -34,6 +32,7 @@ type Tagged = { readonly _tag: string }
  * obviously right rather than fast.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Model<C, S, M> {
   /** The model before any command. */
@@ -48,6 +47,7 @@ export interface Model<C, S, M> {
  * After some step, the store's folded state differed from the model's.
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ModelMismatch extends Schema.TaggedError<ModelMismatch>()("ModelMismatch", {
   /** 0-based index of the command after which the states differed. */
@@ -76,6 +76,7 @@ export class ModelMismatch extends Schema.TaggedError<ModelMismatch>()("ModelMis
  * Command sequences from a command arbitrary.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const commands = <C>(
   command: fc.Arbitrary<C>,
@@ -128,6 +129,7 @@ const virtualClock = (startMillis: number): Clock.Clock => {
  * Options of {@link checkModel}.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface CheckOptions<S> {
   /** How states are compared (default: `Scenario.equivalent`, structural). */
@@ -152,6 +154,7 @@ export interface CheckOptions<S> {
  * `true`).
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const checkModel = <C, S, E extends Tagged, Err, M>(
   decider: Decider<C, S, E, Err>,
@@ -167,7 +170,11 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
     let current = model.initial
     for (const [step, command] of commandList.entries()) {
       const outcome = yield* run(Effect.either(Executor.execute(decider, command)))
-      if (Either.isLeft(outcome) && isExecuteError(outcome.left)) return yield* Effect.fail(outcome.left)
+      // `execute` dies on the pipeline's `UnexpectedInput` and retries conflicts into
+      // `RetriesExhausted`, so what `isExecuteError` matches here is an `ExecuteError`.
+      if (Either.isLeft(outcome) && Executor.isExecuteError(outcome.left)) {
+        return yield* Effect.fail(outcome.left as Executor.ExecuteError)
+      }
       current = model.apply(current, command)
       const expected = model.stateOf(current, command)
       const actual = yield* Effect.orDie(foldState(store, decider, command))
@@ -195,16 +202,3 @@ const foldState = <C, S, E extends Tagged, Err>(store: EventStore.Service, decid
     }
     return state
   })
-
-const executeErrorClasses = [
-  StoreError.StoreUnavailable,
-  StoreError.InvalidArgument,
-  StoreError.EventDecodeError,
-  StoreError.EventEncodeError,
-  StoreError.DuplicateEventId,
-  Pipeline.InvalidDecision,
-  Executor.RetriesExhausted
-]
-
-const isExecuteError = (error: unknown): error is Executor.ExecuteError =>
-  executeErrorClasses.some((errorClass) => error instanceof errorClass)

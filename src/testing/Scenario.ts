@@ -272,6 +272,7 @@ const describeExpectedError = (expected: unknown): string =>
  * fails with it.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Then<R, E, Err> {
   /** Exactly these events were produced (bare events go to the command's first stream). */
@@ -318,6 +319,7 @@ const check = <E extends Tagged, Err>(
  * command decided, and the result compared. No store, clock or fiber.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const decider = <C, S, E extends Tagged, Err>(model: Decider<C, S, E, Err>) => {
   const when = (given: ReadonlyArray<Decision<E>>) => (command: C): Then<void, E, Err> => {
@@ -352,6 +354,7 @@ export const decider = <C, S, E extends Tagged, Err>(model: Decider<C, S, E, Err
  * Options of an executor scenario.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface ExecutorOptions<StoreErr = never> {
   /**
@@ -370,6 +373,7 @@ export interface ExecutorOptions<StoreErr = never> {
  * when building the store layer failed.
  *
  * @since 0.1.0
+ * @category models
  */
 export type ExecutorScenarioError<StoreErr = never> = ScenarioFailure | Executor.ExecuteError | StoreErr
 
@@ -380,6 +384,7 @@ export type ExecutorScenarioError<StoreErr = never> = ScenarioFailure | Executor
  * compared. Run the returned Effect in `it.effect`.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const executor = <C, S, E extends Tagged, Err, StoreErr = never>(
   model: Decider<C, S, E, Err>,
@@ -441,6 +446,7 @@ const decodeData = <C, S, E extends Tagged, Err>(model: Decider<C, S, E, Err>, s
  * decider, as the executor would before deciding. Handy for assertions.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const stateOf = <C, S, E extends Tagged, Err>(model: Decider<C, S, E, Err>, command: C) =>
   Effect.gen(function*() {

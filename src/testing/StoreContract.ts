@@ -29,6 +29,7 @@ import * as SubscriptionContract from "./SubscriptionContract.ts"
  * when the page is fetched. A backend that never increments it fails the suite.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options<E> {
   /** A layer with a fresh, empty store. Called once per test. */
@@ -94,6 +95,7 @@ const fetchedSoFar = Effect.map(Metric.value(EventStore.rowsFetched), (state) =>
  * Registers the contract suite for one backend.
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const suite = <E>(name: string, options: Options<E>): void => {
   const run = <A, E>(self: Effect.Effect<A, E, EventStore.EventStore>) => Effect.provide(self, options.makeStore())

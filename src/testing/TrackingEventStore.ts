@@ -28,6 +28,7 @@ import type { StreamId } from "../StreamId.ts"
  * One stream's part of a recorded append: the versions its events got.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TrackedWrite {
   readonly streamId: StreamId
@@ -41,6 +42,7 @@ export interface TrackedWrite {
  * One successful append: its writes, in order, and what the store returned.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface TrackedAppend {
   readonly writes: ReadonlyArray<TrackedWrite>
@@ -51,6 +53,7 @@ export interface TrackedAppend {
  * Access to what a tracking store recorded.
  *
  * @since 0.1.0
+ * @category services
  */
 export class Tracking extends Context.Tag("eventfold/testing/Tracking")<Tracking, {
   /** Every successful append since the store was made (or last cleared), oldest first. */
@@ -63,6 +66,7 @@ export class Tracking extends Context.Tag("eventfold/testing/Tracking")<Tracking
  * Wraps a store so that its successful appends are recorded.
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (store: EventStore.Service): Effect.Effect<{
   readonly store: EventStore.Service
@@ -94,6 +98,7 @@ export const make = (store: EventStore.Service): Effect.Effect<{
  * `TrackingEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer()))`.
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer: Layer.Layer<EventStore | Tracking, never, EventStore> = Layer.effectContext(
   Effect.gen(function*() {
@@ -106,6 +111,7 @@ export const layer: Layer.Layer<EventStore | Tracking, never, EventStore> = Laye
  * Every append recorded by the tracking store in context.
  *
  * @since 0.1.0
+ * @category accessors
  */
 export const appends: Effect.Effect<ReadonlyArray<TrackedAppend>, never, Tracking> = Effect.flatMap(
   Tracking,
@@ -116,5 +122,6 @@ export const appends: Effect.Effect<ReadonlyArray<TrackedAppend>, never, Trackin
  * Forgets what the tracking store in context recorded.
  *
  * @since 0.1.0
+ * @category accessors
  */
 export const clear: Effect.Effect<void, never, Tracking> = Effect.flatMap(Tracking, (tracking) => tracking.clear)

@@ -12,6 +12,13 @@
  * ```
  *
  * @since 0.1.0
+ * @category testing
  */
 export * as StoreContract from "./StoreContract.ts"
+/**
+ * The subscription cases of the contract suite (run by `StoreContract.suite`).
+ *
+ * @since 0.2.0
+ * @category testing
+ */
 export * as SubscriptionContract from "./SubscriptionContract.ts"

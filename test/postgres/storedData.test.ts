@@ -34,10 +34,11 @@ describe("PgEventStore: stored rows it does not trust", () => {
       yield* append(sid("gappy"), 7)
       const sql = yield* SqlClient.SqlClient
       yield* sql.unsafe("DELETE FROM eventfold_events WHERE stream_id = $1 AND version IN (5, 6)", ["gappy"]).raw
-      // pages whose version range holds the gap (a page of versions [5, 7) that is
-      // empty, or a short page ending at 4, looks like the end of the stream to the
-      // range query: see the report; the SQL is the pg helper's)
-      for (const options of [undefined, { pageSize: 4 }, { from: 3 }, { pageSize: 8 }]) {
+      // every page size: a gap inside a page, at a page's end (pageSize 2: versions
+      // [5, 7) hold no row; 3: a short page ends at 4; 5, 6: the first page ends at 4),
+      // the row after the gap is the page's lookahead row and fails the read
+      const pageSizes = [1, 2, 3, 4, 5, 6, 7, 8].map((pageSize) => ({ pageSize }))
+      for (const options of [undefined, { from: 3 }, { from: 5 }, { from: 4, pageSize: 1 }, ...pageSizes]) {
         const error = yield* Effect.flip(readStream(sid("gappy"), options))
         expect(error, JSON.stringify(options)).toBeInstanceOf(StoreError.EventDecodeError)
         expect(error, JSON.stringify(options)).toMatchObject({ _tag: "EventDecodeError", streamId: "gappy", type: "Deposited" })
@@ -46,6 +47,43 @@ describe("PgEventStore: stored rows it does not trust", () => {
       const backward = yield* Effect.flip(readStream(sid("gappy"), { direction: "backward", pageSize: 2 }))
       expect(backward).toMatchObject({ _tag: "EventDecodeError", streamId: "gappy" })
       expect(backward.message).toContain("version gap")
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.live("a gap after a page's last version (rows 1..4 and 300) fails with the default page too, naming version 300", () =>
+    Effect.gen(function*() {
+      yield* append(sid("far"), 5)
+      const sql = yield* SqlClient.SqlClient
+      yield* sql.unsafe("UPDATE eventfold_events SET version = 300 WHERE stream_id = $1 AND version = 5", ["far"]).raw
+      for (const options of [undefined, { pageSize: 4 }, { pageSize: 2 }, { pageSize: 299 }, { pageSize: 1000 }]) {
+        const error = yield* Effect.flip(readStream(sid("far"), options))
+        expect(error, JSON.stringify(options)).toMatchObject({ _tag: "EventDecodeError", streamId: "far", version: 300 })
+        expect(error.message).toContain("version gap: expected version 5, found 300")
+      }
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.live("a stream whose last page is exactly full reads to its end, every event once", () =>
+    Effect.gen(function*() {
+      yield* append(sid("even"), 6)
+      for (const pageSize of [1, 2, 3, 6, 7]) {
+        const events = yield* readStream(sid("even"), { pageSize })
+        expect(Array.from(events, (event) => event.version), String(pageSize)).toEqual([1, 2, 3, 4, 5, 6])
+      }
+      const fromMiddle = yield* readStream(sid("even"), { from: 4, pageSize: 3 })
+      expect(Array.from(fromMiddle, (event) => event.version)).toEqual([4, 5, 6])
+    }).pipe(Effect.provide(storeAndClient())))
+
+  it.live("a jsonb number 1e400 written by raw SQL reads back as a typed EventDecodeError, never Infinity", () =>
+    Effect.gen(function*() {
+      yield* append(sid("huge"), 3)
+      const sql = yield* SqlClient.SqlClient
+      yield* sql.unsafe("UPDATE eventfold_events SET data = '{\"amount\": 1e400}'::jsonb WHERE stream_id = $1 AND version = 2", ["huge"]).raw
+      const raw = yield* readStream(sid("huge"))
+      expect(raw.pipe((events) => Array.from(events)[1]?.data)).toMatch(/^\{"amount": 1[0]{400}\}$/)
+      const typed = yield* Effect.flip(Effect.flatMap(EventStore.EventStore, (store) =>
+        Stream.runCollect(store.read(sid("huge")).pipe(EventStore.decode(codec)))))
+      expect(typed).toBeInstanceOf(StoreError.EventDecodeError)
+      expect(typed).toMatchObject({ _tag: "EventDecodeError", streamId: "huge", version: 2, type: "Deposited" })
+      expect(typed.message).toContain("data.amount")
     }).pipe(Effect.provide(storeAndClient())))
 
   it.live("a recorded_at of infinity fails read and readAll with a typed error, never an Invalid Date", () =>

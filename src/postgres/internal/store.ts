@@ -10,12 +10,12 @@ import { PgMigrator } from "@effect/sql-pg"
 import { Clock, Effect, Either, Exit, Metric, Option, Schedule, Stream } from "effect"
 import { EventStore, rowsFetched } from "../../EventStore.ts"
 import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventStore.ts"
-import * as ExpectedVersion from "../../ExpectedVersion.ts"
 import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../../StoreError.ts"
 import type { AppendError, ReadError } from "../../StoreError.ts"
 import type { StoredEvent } from "../../Event.ts"
 import { FirstPageTypeId, keysetReads, toLogEvents } from "../../internal/keyset.ts"
 import type { FirstPageReader } from "../../internal/keyset.ts"
+import { conflictOf } from "../../internal/sqlConflict.ts"
 import type { Row } from "../../internal/keyset.ts"
 import { checkWrites } from "../../internal/validate.ts"
 import { resolveReadAll } from "../../internal/validate.ts"
@@ -40,11 +40,18 @@ const streamColumns = `position, version, event_id, type, data::text, metadata::
 /**
  * Stream pages are version ranges, not `LIMIT`s: versions are dense, so the
  * range `[from, from + pageSize)` is exactly one page whatever plan the planner
- * picks. A short page is the end of the stream. Parameters are `int8` so any
- * `from` a caller passes stays in range. (adr/0003)
+ * picks. The statement also returns the first row after the range (one index
+ * probe, `LIMIT 1`): a short page followed by a row is a version gap (a typed
+ * error, never a silently short stream), a full page followed by none is the
+ * end without one more round trip. Parameters are `int8` so any `from` a caller
+ * passes stays in range. (adr/0003)
  */
-const readForwardSql =
-  `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version`
+const readForwardSql = `(SELECT ${streamColumns} FROM ${eventsTable}
+  WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version)
+UNION ALL
+(SELECT ${streamColumns} FROM ${eventsTable}
+  WHERE stream_id = $1 AND version >= $2::int8 + $3::int8 ORDER BY version LIMIT 1)
+ORDER BY version`
 /** Backward pages start at the stream's head when `from` is beyond it (one index probe). */
 const readBackwardSql = `WITH head AS (
   SELECT least($2::int8, coalesce(max(version), 0)) AS top FROM ${eventsTable} WHERE stream_id = $1
@@ -198,6 +205,7 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
     Effect.mapError(retryLostConnection(sql.unsafe<Row>(text, params).values), unavailable("read"))
 
   const reads = keysetReads({
+    forwardLookahead: true,
     forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
     backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
     all: () => Effect.succeed([])
@@ -291,13 +299,8 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
    * matches, else the one the violation names, else the first that writes).
    */
   const conflict = (writes: ReadonlyArray<StreamWrite>, cause?: SqlError) =>
-    Effect.flatMap(heads(writes), (current) => {
-      let index = writes.findIndex((write, i) => !ExpectedVersion.matches(write.expected, current[i]!))
-      if (index < 0 && cause !== undefined) index = collidedWrite(writes, cause)
-      if (index < 0) index = Math.max(writes.findIndex((write) => write.events.length > 0), 0)
-      const write = writes[index]!
-      return Effect.fail(new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current[index]! }))
-    }).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(new StoreUnavailable({ operation: "append", cause: error }))))
+    Effect.flatMap(heads(writes), (current) =>
+      Effect.fail(conflictOf(writes, current, () => cause === undefined ? -1 : collidedWrite(writes, cause)))).pipe(Effect.catchTag("SqlError", (error) => Effect.fail(new StoreUnavailable({ operation: "append", cause: error }))))
 
   /** The event id named by the violation's detail (`Key (event_id)=(...) already exists.`). */
   const duplicate = (writes: ReadonlyArray<StreamWrite>, cause: SqlError) => {

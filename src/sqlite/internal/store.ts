@@ -15,6 +15,7 @@ import { DuplicateEventId, StoreUnavailable, WrongExpectedVersion } from "../../
 import type { AppendError } from "../../StoreError.ts"
 import type { StreamId } from "../../StreamId.ts"
 import { keysetReads } from "../../internal/keyset.ts"
+import { conflictOf } from "../../internal/sqlConflict.ts"
 import type { Row } from "../../internal/keyset.ts"
 import { checkWrites } from "../../internal/validate.ts"
 import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
@@ -153,12 +154,8 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
     /** After a `(stream_id, version)` collision: re-read the heads (still under the lock) and name the stream. */
     const conflictAfterCollision = (writes: ReadonlyArray<StreamWrite>) =>
       Effect.flatMap(
-        Effect.forEach(writes, (write) => Effect.map(head(write.streamId), (current) => [write, current] as const)),
-        (heads) => {
-          const stale = heads.find(([write, current]) => !ExpectedVersion.matches(write.expected, current)) ??
-            heads.find(([write]) => write.events.length > 0) ?? heads[0]!
-          return Effect.fail(new WrongExpectedVersion({ streamId: stale[0].streamId, expected: stale[0].expected, actual: stale[1] }))
-        }
+        Effect.forEach(writes, (write) => head(write.streamId)),
+        (heads) => Effect.fail(conflictOf(writes, heads))
       )
 
     const insertAll = (writes: ReadonlyArray<StreamWrite>, heads: ReadonlyArray<number>, recordedAt: number) =>
