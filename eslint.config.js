@@ -15,6 +15,17 @@ export default tseslint.config(
     }
   },
   {
+    files: ["src/**"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        paths: [{
+          name: "effect",
+          message: "Import effect modules by path (import * as Effect from \"effect/Effect\"): bundlers drop what is unused (adr/0010). node scripts/effect-deep-imports.mjs rewrites them."
+        }]
+      }]
+    }
+  },
+  {
     files: ["scripts/**/*.mjs"],
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } }
   },

@@ -25,7 +25,9 @@
  *
  * @since 0.2.0
  */
-import { Either, ParseResult, Schema } from "effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import { InvalidArgument } from "./StoreError.ts"
 
 /**

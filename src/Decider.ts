@@ -7,7 +7,8 @@
  *
  * @example
  * ```ts
- * import { Either, Schema } from "effect"
+ * import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
  * import { Decider, EventCodec, StreamId } from "eventfold"
  *
  * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
@@ -29,7 +30,7 @@
  *
  * @since 0.1.0
  */
-import type { Either } from "effect"
+import type * as Either from "effect/Either"
 import type { EventCodec } from "./EventCodec.ts"
 import type { StreamId } from "./StreamId.ts"
 

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { Schema } from "effect"
+ * import * as Schema from "effect/Schema"
  * import { EventCodec } from "eventfold"
  *
  * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
@@ -21,8 +21,11 @@
  *
  * @since 0.1.0
  */
-import { Effect, Either, ParseResult, Schema } from "effect"
-import type { SchemaAST } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as SchemaAST from "effect/SchemaAST"
 import type { EventData, Metadata, RecordedEvent, StoredEvent } from "./Event.ts"
 import { makeEventId, Metadata as MetadataSchema } from "./Event.ts"
 import type { EventId } from "./Event.ts"
@@ -135,7 +138,7 @@ export interface EventVersion<out E> {
  *
  * @example
  * ```ts
- * import { Schema } from "effect"
+ * import * as Schema from "effect/Schema"
  * import { EventCodec } from "eventfold"
  *
  * class Opened extends Schema.TaggedClass<Opened>()("Opened", { owner: Schema.String, currency: Schema.String }) {}

@@ -11,8 +11,11 @@
  *
  * @since 0.1.0
  */
-import type { Stream } from "effect"
-import { Context, Effect, Either, Metric } from "effect"
+import type * as Stream from "effect/Stream"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
 import { dual } from "effect/Function"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Cursor } from "./Cursor.ts"

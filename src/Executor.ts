@@ -17,7 +17,7 @@
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { Executor } from "eventfold"
  * import { MemoryEventStore } from "eventfold/memory"
  *
@@ -31,8 +31,14 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Metric, Predicate, Schema } from "effect"
-import type { Duration, Schedule } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import type * as Duration from "effect/Duration"
+import type * as Schedule from "effect/Schedule"
 import type { Decider, Tagged } from "./Decider.ts"
 import type { Metadata } from "./Event.ts"
 import { EventStore } from "./EventStore.ts"

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { Layer } from "effect"
+ * import * as Layer from "effect/Layer"
  * import { InstrumentedEventStore } from "eventfold"
  * import { MemoryEventStore } from "eventfold/memory"
  *
@@ -16,7 +16,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Metric, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Stream from "effect/Stream"
 import { EventStore, writesOf } from "./EventStore.ts"
 import * as ExpectedVersion from "./ExpectedVersion.ts"
 import type { Attributes } from "./internal/observability.ts"

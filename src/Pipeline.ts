@@ -22,8 +22,8 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
-import type { Either } from "effect"
+import * as Schema from "effect/Schema"
+import type * as Either from "effect/Either"
 import type { Decider, EventFor, Tagged } from "./Decider.ts"
 import type { AppendResult, StreamAppendResult } from "./EventStore.ts"
 import type * as ExpectedVersion from "./ExpectedVersion.ts"

@@ -50,8 +50,14 @@
  *
  * @since 0.2.0
  */
-import { Effect, Layer, Schema } from "effect"
-import type { Duration, Option, Schedule, Scope, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Duration from "effect/Duration"
+import type * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import type { Cursor } from "./Cursor.ts"
 import type { RecordedEvent } from "./Event.ts"
 import type { EventCodec } from "./EventCodec.ts"

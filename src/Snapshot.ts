@@ -23,7 +23,7 @@
  *
  * @example
  * ```ts
- * import { Schema } from "effect"
+ * import * as Schema from "effect/Schema"
  * import { Snapshot } from "eventfold"
  *
  * const snapshotted = Snapshot.enable(account, { schema: Schema.Number, version: 1, every: 100 })
@@ -33,8 +33,13 @@
  *
  * @since 0.2.0
  */
-import type { ParseResult} from "effect";
-import { Context, Effect, Either, Metric, Option, Schema } from "effect"
+import type * as ParseResult from "effect/ParseResult"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { dual } from "effect/Function"
 import type { Decider } from "./Decider.ts"
 import type { InvalidArgument, StoreUnavailable } from "./StoreError.ts"

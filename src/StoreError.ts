@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { StoreError } from "eventfold"
  *
  * const handled = program.pipe(
@@ -23,7 +23,8 @@
  *
  * @since 0.1.0
  */
-import { Predicate, Schema } from "effect"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 import * as ExpectedVersion from "./ExpectedVersion.ts"
 import { StoreErrorTypeId } from "./internal/errorTypeId.ts"
 import { InvalidStreamId } from "./StreamId.ts"

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import * as Effect from "effect/Effect"
  * import { StreamId } from "eventfold"
  *
  * const program = Effect.gen(function* () {
@@ -18,8 +18,10 @@
  *
  * @since 0.1.0
  */
-import type { Effect } from "effect"
-import { Either, ParseResult, Schema } from "effect"
+import type * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import { StoreErrorTypeId } from "./internal/errorTypeId.ts"
 import { streamIdProblem } from "./internal/streamIdRules.ts"
 

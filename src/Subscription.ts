@@ -34,8 +34,12 @@
  *
  * @since 0.2.0
  */
-import { Effect, Stream } from "effect"
-import type { Duration, Queue, Schedule, Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type * as Duration from "effect/Duration"
+import type * as Queue from "effect/Queue"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type { Cursor } from "./Cursor.ts"
 import type { RecordedEvent, StoredEvent } from "./Event.ts"
 import type { EventCodec } from "./EventCodec.ts"

@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import { Either } from "effect"
+import * as Either from "effect/Either"
 
 /** A value JSON cannot carry, where it is and why. */
 export interface Unfaithful {

@@ -7,7 +7,7 @@
  * - `<xid>:<position>`: after the event at that position written by that
  *   transaction (PostgreSQL: the log is ordered by (transaction id, position)).
  */
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import type { Cursor } from "../Cursor.ts"
 import { isCursor } from "../Cursor.ts"
 import { InvalidArgument } from "../StoreError.ts"

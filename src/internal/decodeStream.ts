@@ -1,4 +1,7 @@
-import { Channel, Chunk, Either, Stream } from "effect"
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
 import type { RecordedEvent, StoredEvent } from "../Event.ts"
 import type { EventCodec } from "../EventCodec.ts"
 import type { EventDecodeError } from "../StoreError.ts"

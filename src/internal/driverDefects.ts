@@ -4,7 +4,9 @@
  */
 import { MigrationError } from "@effect/sql/Migrator"
 import { SqlError } from "@effect/sql/SqlError"
-import { Cause, Effect, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { StoreUnavailable } from "../StoreError.ts"
 
 /** Whether a defect is a driver failure: an `SqlError`, or the Migrator's wrapper of one. */

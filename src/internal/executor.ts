@@ -3,7 +3,20 @@
  * retries on conflict through a Schedule, serializes commands per stream, traces
  * and counts. Only `src/Executor.ts` imports this module.
  */
-import { Array as Arr, Cause, Chunk, Duration, Effect, Either, Metric, Option, Random, Schedule, ScheduleDecision, ScheduleInterval, ScheduleIntervals, Stream } from "effect"
+import * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleInterval from "effect/ScheduleInterval"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import * as Stream from "effect/Stream"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { Decider, Tagged } from "../Decider.ts"
 import { eventIdFrom } from "../Event.ts"

@@ -12,7 +12,7 @@
  * - interruptible while waiting: an interrupted waiter leaves the queue, and a
  *   lock handed to a fiber interrupted at that moment is passed on.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 interface Ticket {
   granted: boolean

@@ -3,12 +3,16 @@
  * `PubSub`, filters applied while reading, checkpoints and leadership in
  * memory (one runner per projection per store).
  */
-import { Clock, Effect, Option, PubSub, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Stream from "effect/Stream"
 import type { EventStore } from "../EventStore.ts"
 import type { Checkpoint, CheckpointStore, Record } from "../Projection.ts"
 import { LeadershipLost } from "../Projection.ts"
 import type { ReadSide } from "../Subscription.ts"
-import { Duration } from "effect"
+import * as Duration from "effect/Duration"
 import { cursorAtPosition } from "./readSideCursor.ts"
 import { predicate } from "./subscription.ts"
 

@@ -4,7 +4,12 @@
  * `readAll` streams of the `EventStore` contract, with the same argument checks,
  * cursor arithmetic and end-of-stream rule (a short page is the last one).
  */
-import { Chunk, Effect, Either, Metric, Option, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import type { EventId, StoredEvent } from "../Event.ts"
 import type { EventStore } from "../EventStore.ts"
 import { defaultPageSize, rowsFetched } from "../EventStore.ts"

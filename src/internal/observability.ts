@@ -1,8 +1,16 @@
 /**
  * Tracing and metric helpers shared by the Executor and the InstrumentedEventStore.
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Metric } from "effect"
-import type { MetricKeyType, MetricState, Tracer } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import type * as MetricState from "effect/MetricState"
+import type * as Tracer from "effect/Tracer"
 
 /** A span attribute OpenTelemetry can carry: a primitive or a homogeneous array. */
 export type AttributeValue = string | number | boolean | ReadonlyArray<string> | ReadonlyArray<number>

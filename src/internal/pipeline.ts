@@ -2,7 +2,7 @@
  * The transitions of the pure command pipeline. Only `src/Pipeline.ts` imports
  * this module: it holds the data types and errors, this module the machine.
  */
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import type { Decider, EventFor, Tagged } from "../Decider.ts"
 import { isEventFor, streamsOf } from "../Decider.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"

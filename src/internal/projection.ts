@@ -3,7 +3,15 @@
  * commits each batch with its checkpoint, and on a handler failure finds the
  * failing event.
  */
-import { Chunk, Clock, Data, Duration, Effect, Either, Metric, Option, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as os from "node:os"
 import { start } from "../Cursor.ts"
 import type { RecordedEvent, StoredEvent } from "../Event.ts"

@@ -3,7 +3,7 @@
  * an event, a `readAll` after a cursor, and the cursor of a position on stores
  * whose log is ordered by position. Everything else treats a cursor as opaque.
  */
-import type { Stream } from "effect"
+import type * as Stream from "effect/Stream"
 import type { Cursor } from "../Cursor.ts"
 import type { StoredEvent } from "../Event.ts"
 import type { EventStore, ReadAllOptions } from "../EventStore.ts"

@@ -2,7 +2,7 @@
  * Argument checks of every snapshot store (internal), so that all backends
  * reject the same bad input with the same `InvalidArgument`.
  */
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import type { Key, StoredSnapshot } from "../Snapshot.ts"
 import { InvalidArgument } from "../StoreError.ts"
 

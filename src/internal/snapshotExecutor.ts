@@ -9,7 +9,11 @@
  * events the command appended to it (the pipeline folds stream after stream, and
  * `evolve` must not depend on how streams interleave).
  */
-import { Clock, Duration, Effect, Metric, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import type { Decider } from "../Decider.ts"
 import type { StoredEvent } from "../Event.ts"
 import type { Result } from "../Pipeline.ts"

@@ -3,7 +3,14 @@
  * after a cursor as a stream of page-sized batches, catching up and then, when
  * `live`, waiting for a wake-up or the poll interval and reading again.
  */
-import { Chunk, Duration, Effect, Either, Option, Queue, Schedule, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import type { Cursor } from "../Cursor.ts"
 import { start } from "../Cursor.ts"
 import type { StoredEvent } from "../Event.ts"

@@ -19,7 +19,10 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Cause, Effect, Exit, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import { StoreUnavailable } from "../StoreError.ts"
 import { driverDefectsAsUnavailable } from "./driverDefects.ts"
 

@@ -2,7 +2,7 @@
  * Argument checks shared by every backend, so that all of them reject the same
  * bad input with the same typed errors.
  */
-import { Either } from "effect"
+import * as Either from "effect/Either"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import type { EventData } from "../Event.ts"
 import type { ReadAllOptions, ReadOptions, StreamWrite } from "../EventStore.ts"

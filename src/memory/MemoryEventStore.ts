@@ -16,7 +16,15 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Clock, Config, Effect, Either, Layer, Metric, Option, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import type { ConfigError } from "effect/ConfigError"
 import type { StoredEvent } from "../Event.ts"
 import { defaultPageSize, EventStore, rowsFetched } from "../EventStore.ts"

@@ -11,8 +11,8 @@
  *
  * @since 0.2.0
  */
-import { Layer } from "effect"
-import type { Effect } from "effect"
+import * as Layer from "effect/Layer"
+import type * as Effect from "effect/Effect"
 import { SnapshotStore } from "../Snapshot.ts"
 import * as internal from "./internal/snapshots.ts"
 

@@ -16,8 +16,8 @@
  * @since 0.2.0
  */
 import type { SqlClient } from "@effect/sql"
-import type { Effect } from "effect"
-import { Layer } from "effect"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { SnapshotStore } from "../Snapshot.ts"
 import * as internal from "./internal/snapshots.ts"
 

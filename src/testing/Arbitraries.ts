@@ -15,7 +15,8 @@
  *
  * @since 0.1.0
  */
-import { Either, FastCheck as fc } from "effect"
+import * as Either from "effect/Either"
+import * as fc from "effect/FastCheck"
 import type { EventData, Metadata } from "../Event.ts"
 import { EventId } from "../Event.ts"
 import type { EventCodec } from "../EventCodec.ts"

@@ -19,7 +19,14 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Option, Random, Ref, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import * as Stream from "effect/Stream"
 import { EventStore, writesOf } from "../EventStore.ts"
 import type { StreamId } from "../StreamId.ts"
 import { InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../StoreError.ts"

@@ -24,8 +24,10 @@
  *
  * @since 0.2.0
  */
-import type { Layer} from "effect";
-import { Data, Effect, Stream } from "effect"
+import type * as Layer from "effect/Layer"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { inspect } from "node:util"
 import type { EventFor } from "../Decider.ts"
 import { EventStore, typedFrom } from "../EventStore.ts"

@@ -17,7 +17,17 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Either, FastCheck as fc, Fiber, FiberStatus, Option, Schema, Stream, TestClock } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as fc from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
+import * as FiberStatus from "effect/FiberStatus"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import { inspect } from "node:util"
 import type { Decider } from "../Decider.ts"
 import { streamsOf } from "../Decider.ts"

@@ -24,7 +24,15 @@
  *
  * @since 0.1.0
  */
-import { Data, Effect, Either, Equal, Layer, Option, Schema, Stream, Utils } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Equal from "effect/Equal"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as Utils from "effect/Utils"
 import { inspect } from "node:util"
 import * as Cursor from "../Cursor.ts"
 import type { Decider, Decision, EventFor } from "../Decider.ts"

@@ -15,8 +15,17 @@
  * @since 0.1.0
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Array as Arr, Chunk, Clock, Effect, Either, Exit, Fiber, Metric, Schema, Stream } from "effect"
-import type { Layer } from "effect"
+import * as Arr from "effect/Array"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as Layer from "effect/Layer"
 import { Cursor, Event, EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "../index.ts"
 import * as SubscriptionContract from "./SubscriptionContract.ts"
 

@@ -8,8 +8,19 @@
  * @since 0.2.0
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Ref, Schedule, Schema, Stream } from "effect"
-import type { Layer } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as Layer from "effect/Layer"
 import { Cursor, Event, EventCodec, EventStore, ExpectedVersion, Projection, StoreError, StreamId, Subscription } from "../index.ts"
 
 /**

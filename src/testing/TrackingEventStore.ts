@@ -17,7 +17,10 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Ref } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
 import type { EventData } from "../Event.ts"
 import type { AppendResult } from "../EventStore.ts"
 import { EventStore, writesOf } from "../EventStore.ts"

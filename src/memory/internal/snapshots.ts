@@ -3,7 +3,9 @@
  * Snapshots live in a map keyed by decider and stream; every operation runs in
  * one synchronous step, so concurrent fibers never interleave inside one.
  */
-import { Effect, Either, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import type { Key, StoredSnapshot } from "../../Snapshot.ts"
 import { SnapshotStore } from "../../Snapshot.ts"
 import { checkKey, checkPrune, checkSnapshot } from "../../internal/snapshot.ts"

@@ -4,7 +4,7 @@
  * to provoke on demand, such as deadlocks).
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import { InvalidArgument, StoreUnavailable } from "../../StoreError.ts"
 import { eventsTable, wrongExpectedVersionCode } from "./migrations.ts"
 

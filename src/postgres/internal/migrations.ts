@@ -8,7 +8,7 @@
  * one database.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { readSideMigration } from "./readSideMigration.ts"
 import { createSnapshots } from "./snapshots.ts"
 

@@ -13,7 +13,7 @@
  *   (one statement, a function, inside a caller's transaction).
  */
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 const eventsTable = "eventfold_events"
 

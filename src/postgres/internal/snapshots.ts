@@ -8,7 +8,10 @@
  */
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Context, Effect, Either, Option } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import type { StoredSnapshot } from "../../Snapshot.ts"
 import { SnapshotStore } from "../../Snapshot.ts"
 import { InvalidArgument, StoreUnavailable } from "../../StoreError.ts"

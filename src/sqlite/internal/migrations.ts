@@ -4,7 +4,7 @@
  * Never edit a released migration: add the next number.
  */
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { readSideMigration } from "./readSideMigration.ts"
 import { createSnapshots } from "./snapshots.ts"
 

@@ -3,7 +3,7 @@
  * `migrations.ts` can list it without an import cycle).
  */
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 const eventsTable = "eventfold_events"
 
