@@ -3,7 +3,7 @@
 // Bundler, strict, skipLibCheck false), compiled with declarations (it exports layers built
 // from eventfold: the TS2742 case), and the compiled app.js is run by plain node. contract.test.ts
 // runs StoreContract.suite on `memoryStore` under vitest.
-import { Effect, Either, Layer, Schema, Stream } from "effect"
+import { Effect, Either, Schema, Stream } from "effect"
 import { Decider, EventCodec, EventStore, Executor, ExpectedVersion, StreamId } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import { SqliteEventStore } from "eventfold/sqlite"
@@ -28,8 +28,8 @@ export const account = Decider.make({
 
 /** Layers built from eventfold, exported: their declared types must be nameable (TS2742). */
 export const memoryStore = MemoryEventStore.layer()
-export const memoryApp = Executor.layer.pipe(Layer.provideMerge(MemoryEventStore.layer()))
-export const sqliteApp = Executor.layer.pipe(Layer.provideMerge(SqliteEventStore.layer({ filename: ":memory:" })))
+export const memoryApp = Executor.layerOn(MemoryEventStore.layer())
+export const sqliteApp = Executor.layerOn(SqliteEventStore.layer({ filename: ":memory:" }))
 
 /** Appends, executes one command, reads the stream back: one line of output per backend. */
 export const program = (backend: string) =>
