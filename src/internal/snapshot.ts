@@ -5,6 +5,7 @@
 import * as Either from "effect/Either"
 import type { Key, StoredSnapshot } from "../Snapshot.ts"
 import { InvalidArgument } from "../StoreError.ts"
+import type { StreamId } from "../StreamId.ts"
 
 const isPositiveInt = (n: number) => Number.isSafeInteger(n) && n >= 1
 const isInt32 = (n: number) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647
@@ -50,3 +51,17 @@ export const checkSnapshot = (snapshot: StoredSnapshot): Either.Either<StoredSna
 export const checkPrune = (key: Key, keep: number): Either.Either<Key, InvalidArgument> =>
   Either.flatMap(checkKey("pruneSnapshots", key), (checked) =>
     isPositiveInt(keep) ? Either.right(checked) : invalid("pruneSnapshots", `keep must be a positive integer, got ${keep}`))
+
+/**
+ * A SQL backend's snapshot row (`version, position, state, taken_at` as epoch
+ * milliseconds, in that order) as the snapshot of `key`.
+ */
+export const snapshotOfRow = (key: Key, row: ReadonlyArray<unknown>): StoredSnapshot => ({
+  decider: key.decider,
+  streamId: key.streamId as StreamId,
+  schemaVersion: key.schemaVersion,
+  version: Number(row[0]),
+  position: Number(row[1]),
+  state: String(row[2]),
+  takenAt: new Date(Number(row[3]))
+})

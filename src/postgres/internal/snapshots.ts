@@ -12,12 +12,10 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import type { StoredSnapshot } from "../../Snapshot.ts"
 import { SnapshotStore } from "../../Snapshot.ts"
 import { InvalidArgument, StoreUnavailable } from "../../StoreError.ts"
-import type { StreamId } from "../../StreamId.ts"
 import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
-import { checkKey, checkPrune, checkSnapshot } from "../../internal/snapshot.ts"
+import { checkKey, snapshotOfRow, checkPrune, checkSnapshot } from "../../internal/snapshot.ts"
 
 /**
  * Saves and prunes run on a connection of their own, never inside a caller's
@@ -91,15 +89,7 @@ export const make: Effect.Effect<SnapshotStore.Service, never, SqlClient.SqlClie
           Effect.map(
             run("loadSnapshot", sql.unsafe(loadSql, [key.decider, key.streamId, key.schemaVersion]).values),
             (rows) =>
-              Option.map(Option.fromNullable(rows[0]), (row): StoredSnapshot => ({
-                decider: key.decider,
-                streamId: key.streamId as StreamId,
-                schemaVersion: key.schemaVersion,
-                version: Number(row[0]),
-                position: Number(row[1]),
-                state: String(row[2]),
-                takenAt: new Date(Number(row[3]))
-              }))
+              Option.map(Option.fromNullable(rows[0]), (row) => snapshotOfRow(key, row))
           )
       })
 
