@@ -14,13 +14,19 @@
  *
  * @example
  * ```ts
+ * import { Effect, Stream } from "effect"
  * import { Cursor, EventStore } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
  *
+ * // read the global log after a checkpoint; the last event's cursor is the next checkpoint
  * const catchUp = (checkpoint: Cursor.Cursor) =>
  *   Effect.flatMap(EventStore.EventStore, (store) =>
  *     store.readAll({ after: checkpoint }).pipe(
  *       Stream.runFold(checkpoint, (_, event) => event.cursor)
  *     ))
+ *
+ * const program = catchUp(Cursor.start).pipe(Effect.provide(MemoryEventStore.layer()))
+ * Effect.runPromise(program).then((next) => assert.strictEqual(next, Cursor.start)) // nothing stored yet
  * ```
  *
  * @since 0.2.0
@@ -82,7 +88,15 @@ const decodeEither = Schema.decodeUnknownEither(Cursor)
  *
  * @example
  * ```ts
- * const checkpoint = Cursor.decode(row.checkpoint) // Either<Cursor, InvalidArgument>
+ * import { Either } from "effect"
+ * import { Cursor } from "eventfold"
+ *
+ * // a checkpoint read back from a text column
+ * const checkpoint = Cursor.decode(Cursor.start) // Either<Cursor, InvalidArgument>
+ * assert.ok(Either.isRight(checkpoint))
+ *
+ * const garbage = Cursor.decode("not a cursor")
+ * assert.ok(Either.isLeft(garbage) && garbage.left._tag === "InvalidArgument")
  * ```
  *
  * @since 0.2.0

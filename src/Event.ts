@@ -101,7 +101,18 @@ const hex = (bytes: Uint8Array, from: number, to: number): string => {
  *
  * @example
  * ```ts
- * const id = yield* Event.eventIdFrom("request-7f3a", 0)
+ * import { Effect } from "effect"
+ * import { Event } from "eventfold"
+ *
+ * const program = Effect.gen(function*() {
+ *   const first = yield* Event.eventIdFrom("request-7f3a", 0)
+ *   const again = yield* Event.eventIdFrom("request-7f3a", 0)
+ *   const second = yield* Event.eventIdFrom("request-7f3a", 1)
+ *   assert.strictEqual(first, again) // same key and index: same id
+ *   assert.notStrictEqual(first, second)
+ * })
+ *
+ * Effect.runPromise(program)
  * ```
  *
  * @since 0.1.0

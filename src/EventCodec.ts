@@ -10,13 +10,16 @@
  *
  * @example
  * ```ts
- * import * as Schema from "effect/Schema"
+ * import { Either, Schema } from "effect"
  * import { EventCodec } from "eventfold"
  *
  * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
  * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
  *
  * const codec = EventCodec.make(Schema.Union(Deposited, Withdrawn))
+ *
+ * // stored as its tag and the JSON of its other fields
+ * assert.deepStrictEqual(codec.encode(new Deposited({ amount: 100 })), Either.right({ type: "Deposited", data: "{\"amount\":100}" }))
  * ```
  *
  * @since 0.1.0
@@ -138,8 +141,9 @@ export interface EventVersion<out E> {
  *
  * @example
  * ```ts
- * import * as Schema from "effect/Schema"
- * import { EventCodec } from "eventfold"
+ * import { Effect, Schema, Stream } from "effect"
+ * import { Event, EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
  *
  * class Opened extends Schema.TaggedClass<Opened>()("Opened", { owner: Schema.String, currency: Schema.String }) {}
  *
@@ -148,6 +152,27 @@ export interface EventVersion<out E> {
  * const OpenedV2 = EventCodec.version(Schema.Struct({ owner: Schema.String }), (v2) => new Opened({ ...v2, currency: "EUR" }))
  *
  * const codec = EventCodec.make(Opened, { versions: { AccountOpened: [OpenedV1], Opened: [OpenedV2] } })
+ *
+ * // rows as older releases stored them read back as today's events
+ * const program = Effect.gen(function*() {
+ *   const store = yield* EventStore.EventStore
+ *   const streamId = StreamId.unsafeMake("account-ada")
+ *   yield* store.append({
+ *     streamId,
+ *     expected: ExpectedVersion.noStream,
+ *     events: [
+ *       { eventId: Event.randomEventId(), type: "AccountOpened", data: "{\"name\":\"Ada\"}", metadata: "{}" },
+ *       { eventId: Event.randomEventId(), type: "Opened", data: "{\"owner\":\"Ada\"}", metadata: "{}" }
+ *     ]
+ *   })
+ *   const events = yield* Stream.runCollect(store.read(streamId).pipe(EventStore.decode(codec)))
+ *   assert.deepStrictEqual([...events].map((e) => e.data), [
+ *     new Opened({ owner: "Ada", currency: "EUR" }),
+ *     new Opened({ owner: "Ada", currency: "EUR" })
+ *   ])
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer())))
  * ```
  *
  * @since 0.2.0
@@ -330,10 +355,32 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
  *
  * @example
  * ```ts
- * const upcast = EventCodec.upcasters({
- *   // v1 stored "Credited" with { value }; it is now "Deposited" with { amount }
- *   Credited: (data) => ({ type: "Deposited", data: { amount: (data as { value: number }).value } })
+ * import { Effect, Schema, Stream } from "effect"
+ * import { Event, EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ *
+ * const codec = EventCodec.make(Deposited, {
+ *   upcast: EventCodec.upcasters({
+ *     // v1 stored "Credited" with { value }; it is now "Deposited" with { amount }
+ *     Credited: (data) => ({ type: "Deposited", data: { amount: (data as { value: number }).value } })
+ *   })
  * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* EventStore.EventStore
+ *   const streamId = StreamId.unsafeMake("account-ada")
+ *   yield* store.append({
+ *     streamId,
+ *     expected: ExpectedVersion.noStream,
+ *     events: [{ eventId: Event.randomEventId(), type: "Credited", data: "{\"value\":5}", metadata: "{}" }]
+ *   })
+ *   const events = yield* Stream.runCollect(store.read(streamId).pipe(EventStore.decode(codec)))
+ *   assert.deepStrictEqual([...events].map((e) => e.data), [new Deposited({ amount: 5 })])
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer())))
  * ```
  *
  * @since 0.1.0

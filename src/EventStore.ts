@@ -201,7 +201,28 @@ export const writesOf = (writes: StreamWrite | NonEmptyReadonlyArray<StreamWrite
  *
  * @example
  * ```ts
- * const events = store.read(streamId).pipe(EventStore.decode(AccountEvents))
+ * import { Effect, Schema, Stream } from "effect"
+ * import { EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * const AccountEvents = EventCodec.make(Deposited)
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* EventStore.EventStore
+ *   const streamId = StreamId.unsafeMake("account-ada")
+ *   yield* EventStore.typedFrom(store, AccountEvents).append({
+ *     streamId,
+ *     expected: ExpectedVersion.noStream,
+ *     events: [new Deposited({ amount: 100 })]
+ *   })
+ *   // the raw rows of the stream, decoded with the codec
+ *   const events = store.read(streamId).pipe(EventStore.decode(AccountEvents))
+ *   const amounts = yield* Stream.runCollect(Stream.map(events, (e) => e.data.amount))
+ *   assert.deepStrictEqual([...amounts], [100])
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer())))
  * ```
  *
  * @since 0.2.0
@@ -311,11 +332,22 @@ export const typedFrom = <E>(store: EventStore.Service, codec: EventCodec<E>): T
  *
  * @example
  * ```ts
- * const program = Effect.gen(function* () {
+ * import { Effect, Schema, Stream } from "effect"
+ * import { EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * class Opened extends Schema.TaggedClass<Opened>()("Opened", { owner: Schema.String }) {}
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * const AccountEvents = EventCodec.make(Schema.Union(Opened, Deposited))
+ *
+ * const program = Effect.gen(function*() {
  *   const accounts = yield* EventStore.typed(AccountEvents)
+ *   const streamId = StreamId.unsafeMake("account-ada")
  *   yield* accounts.append({ streamId, expected: ExpectedVersion.noStream, events: [new Opened({ owner: "Ada" })] })
- *   const total = yield* accounts.read(streamId).pipe(Stream.runFold(0, (n, e) => n + 1))
+ *   return yield* accounts.read(streamId).pipe(Stream.runCount)
  * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer()))).then((count) => assert.strictEqual(count, 1))
  * ```
  *
  * @since 0.1.0

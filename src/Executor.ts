@@ -17,16 +17,41 @@
  *
  * @example
  * ```ts
- * import * as Effect from "effect/Effect"
- * import { Executor } from "eventfold"
+ * import { Effect, Either, Schema } from "effect"
+ * import { Decider, EventCodec, Executor, StreamId } from "eventfold"
  * import { MemoryEventStore } from "eventfold/memory"
  *
- * const program = Effect.gen(function* () {
- *   const { state, events } = yield* Executor.execute(bank, new Transfer({ from, to, amount: 10 }))
- *   const { state: balance, versions } = yield* Executor.load(bank, new Transfer({ from, to, amount: 0 }))
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
  * })
  *
- * program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer())))
+ * const program = Effect.gen(function*() {
+ *   yield* Executor.execute(account, new Deposit({ account: "ada", amount: 100 }))
+ *   const { state, events } = yield* Executor.execute(account, new Withdraw({ account: "ada", amount: 30 }))
+ *   assert.strictEqual(state, 70)
+ *   assert.deepStrictEqual(events.map((e) => e.event), [new Withdrawn({ amount: 30 })])
+ *   // the state a command would be decided on, without deciding
+ *   const { state: balance, versions } = yield* Executor.load(account, new Deposit({ account: "ada", amount: 0 }))
+ *   assert.strictEqual(balance, 70)
+ *   assert.deepStrictEqual(versions, [{ streamId: "account-ada", version: 2 }])
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer()))))
  * ```
  *
  * @since 0.1.0
@@ -141,9 +166,40 @@ export type LoadError = ReadError | EventDecodeError | Pipeline.InvalidDecision 
  *
  * @example
  * ```ts
- * Executor.execute(account, command).pipe(
- *   Effect.catchIf(Executor.isExecuteError, (error) => Effect.fail(new ServiceUnavailable({ message: error.message })))
- * )
+ * import { Effect, Either, Schema } from "effect"
+ * import { Decider, EventCodec, Executor, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
+ * class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", { message: Schema.String }) {}
+ *
+ * // infrastructure errors (store, retries, pipeline) become one error; InsufficientFunds stays
+ * const withdraw = (command: Withdraw): Effect.Effect<number, InsufficientFunds | ServiceUnavailable, Executor.Executor> =>
+ *   Executor.execute(account, command).pipe(
+ *     Effect.map(({ state }) => state),
+ *     Effect.catchIf(Executor.isExecuteError, (error) => Effect.fail(new ServiceUnavailable({ message: error.message })))
+ *   )
+ *
+ * const program = withdraw(new Withdraw({ account: "ada", amount: 30 })).pipe(Effect.flip)
+ * Effect.runPromise(program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer()))))
+ *   .then((error) => assert.strictEqual(error._tag, "InsufficientFunds"))
  * ```
  *
  * @since 0.2.0
@@ -407,7 +463,12 @@ export const make = (options: Options = {}): Effect.Effect<Executor.Service, nev
  *
  * @example
  * ```ts
- * Executor.layer({ retry: Schedule.recurs(2) }) // 3 attempts, no waiting
+ * import { Layer, Schedule } from "effect"
+ * import { Executor } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * const Tight = Executor.layer({ retry: Schedule.recurs(2) }) // 3 attempts, no waiting
+ * const Live = Tight.pipe(Layer.provideMerge(MemoryEventStore.layer()))
  * ```
  *
  * @since 0.1.0
@@ -423,7 +484,33 @@ export const layer = (options: Options = {}): Layer.Layer<Executor, never, Event
  *
  * @example
  * ```ts
- * program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer())))
+ * import { Effect, Either, Schema } from "effect"
+ * import { Decider, EventCodec, Executor, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
+ *
+ * const program = Executor.execute(account, new Deposit({ account: "ada", amount: 10 }))
+ *
+ * // the executor and the store it runs on, in one layer
+ * Effect.runPromise(program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer()))))
  * ```
  *
  * @since 0.2.0
@@ -439,7 +526,36 @@ export const layerOn = <ROut, E, R>(
  *
  * @example
  * ```ts
- * const { state } = yield* Executor.execute(account, new Withdraw({ account: "ada", amount: 30 }))
+ * import { Effect, Either, Schema } from "effect"
+ * import { Decider, EventCodec, Executor, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Executor.execute(account, new Deposit({ account: "ada", amount: 100 }))
+ *   const { state } = yield* Executor.execute(account, new Withdraw({ account: "ada", amount: 30 }))
+ *   assert.strictEqual(state, 70)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer()))))
  * ```
  *
  * @since 0.1.0
@@ -460,7 +576,38 @@ export const execute = <C, S, E extends Tagged, Err>(
  *
  * @example
  * ```ts
- * const { state, versions } = yield* Executor.load(account, new Deposit({ id: "ada", amount: 0 }))
+ * import { Effect, Either, Schema } from "effect"
+ * import { Decider, EventCodec, Executor, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Executor.execute(account, new Deposit({ account: "ada", amount: 100 }))
+ *   // folds account-ada; decides nothing, appends nothing
+ *   const { state, versions } = yield* Executor.load(account, new Deposit({ account: "ada", amount: 0 }))
+ *   assert.strictEqual(state, 100)
+ *   assert.deepStrictEqual(versions, [{ streamId: "account-ada", version: 1 }])
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer()))))
  * ```
  *
  * @since 0.2.0

@@ -6,12 +6,16 @@
  *
  * @example
  * ```ts
- * import * as Layer from "effect/Layer"
- * import { InstrumentedEventStore } from "eventfold"
+ * import { Effect, Layer, Stream } from "effect"
+ * import { EventStore, InstrumentedEventStore, StreamId } from "eventfold"
  * import { MemoryEventStore } from "eventfold/memory"
  *
  * // the instrumented layer replaces the EventStore it is provided with
  * const StoreLive = InstrumentedEventStore.layer.pipe(Layer.provide(MemoryEventStore.layer()))
+ *
+ * // this read is traced as `eventfold.read` and counted in InstrumentedEventStore.reads
+ * const program = Effect.flatMap(EventStore.EventStore, (store) => Stream.runCount(store.read(StreamId.unsafeMake("account-ada"))))
+ * Effect.runPromise(program.pipe(Effect.provide(StoreLive))).then((count) => assert.strictEqual(count, 0))
  * ```
  *
  * @since 0.1.0

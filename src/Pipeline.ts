@@ -14,10 +14,39 @@
  *
  * @example
  * ```ts
- * let step = Pipeline.start(decider, command)                  // Read("account-1")
- * step = Pipeline.feed(step, Pipeline.StreamEvent(account1, e)) // Read("account-1")
- * step = Pipeline.feed(step, Pipeline.StreamEnded(account1))    // Append([...])
- * step = Pipeline.feed(step, Pipeline.Appended(result))         // Done({ state, events, ... })
+ * import { Either, Schema } from "effect"
+ * import { Decider, EventCodec, Pipeline, StreamId } from "eventfold"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
+ *
+ * // drive one withdrawal by hand: no store, no Effect
+ * const ada = StreamId.unsafeMake("account-ada")
+ * let step = Pipeline.start(account, new Withdraw({ account: "ada", amount: 30 }))
+ * assert.ok(step._tag === "Read" && step.streamId === ada)
+ * step = Pipeline.feed(step, Pipeline.StreamEvent(ada, new Deposited({ amount: 100 })))
+ * assert.ok(step._tag === "Read") // still reading account-ada
+ * step = Pipeline.feed(step, Pipeline.StreamEnded(ada))
+ * assert.ok(step._tag === "Append") // the decision, expecting the version read
+ * assert.deepStrictEqual(step.writes, [{ streamId: ada, expected: { _tag: "Exact", version: 1 }, events: [new Withdrawn({ amount: 30 })] }])
+ * step = Pipeline.feed(step, Pipeline.Appended({ streams: [{ streamId: ada, version: 2 }], positions: [2] }))
+ * assert.ok(step._tag === "Done" && step.result.state === 70)
  * ```
  *
  * @since 0.1.0

@@ -34,18 +34,32 @@
  *
  * @example
  * ```ts
- * import { Projection } from "eventfold"
+ * import { SqlClient } from "@effect/sql"
+ * import { Effect, Layer, Schema } from "effect"
+ * import { EventCodec, Projection } from "eventfold"
+ * import { SqliteEventStore } from "eventfold/sqlite"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * const AccountEvents = EventCodec.make(Deposited)
  *
  * const Balances = Projection.make({
  *   name: "balances",
  *   codec: AccountEvents,
+ *   streamPrefix: "account-",
+ *   // runs in the transaction that stores the checkpoint
  *   handle: (events) =>
  *     Effect.flatMap(SqlClient.SqlClient, (sql) =>
- *       Effect.forEach(events, (event) => sql`UPDATE balances SET ...`, { discard: true }))
+ *       Effect.forEach(events, (event) =>
+ *         sql`INSERT INTO balances (id, balance) VALUES (${event.streamId}, ${event.data.amount})
+ *             ON CONFLICT (id) DO UPDATE SET balance = balance + excluded.balance`, { discard: true }))
  * })
  *
  * // in the application's layer: runs while the application runs
- * const Running = Projection.layer(Balances)
+ * const filename = "app.sqlite"
+ * const Running = Projection.layer(Balances).pipe(
+ *   Layer.provide(SqliteEventStore.layerFromClient()),
+ *   Layer.provide(SqliteEventStore.layerClient({ filename }))
+ * )
  * ```
  *
  * @since 0.2.0
@@ -313,9 +327,33 @@ export interface Progress {
  *
  * @example
  * ```ts
- * Projection.rebuild(Balances, { reset: sql`DELETE FROM balances` }).pipe(
- *   Stream.runForEach((p) => Console.log(`${p.position}/${p.head} at ${p.rate.toFixed(0)}/s`))
- * )
+ * import { Console, Effect, Schema, Stream } from "effect"
+ * import { EventCodec, EventStore, ExpectedVersion, Projection, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * const AccountEvents = EventCodec.make(Deposited)
+ *
+ * // a read model in memory, for the example; a SQL one would reset with sql`DELETE FROM balances`
+ * const balances = new Map<string, number>()
+ * const Balances = Projection.make({
+ *   name: "balances",
+ *   codec: AccountEvents,
+ *   handle: (events) =>
+ *     Effect.sync(() => events.forEach((e) => balances.set(e.streamId, (balances.get(e.streamId) ?? 0) + e.data.amount)))
+ * })
+ *
+ * const program = Effect.gen(function*() {
+ *   const accounts = yield* EventStore.typed(AccountEvents)
+ *   const streamId = StreamId.unsafeMake("account-ada")
+ *   yield* accounts.append({ streamId, expected: ExpectedVersion.any, events: [new Deposited({ amount: 10 }), new Deposited({ amount: 5 })] })
+ *   yield* Projection.rebuild(Balances, { reset: Effect.sync(() => balances.clear()) }).pipe(
+ *     Stream.runForEach((p) => Console.log(`${p.position}/${p.head} at ${p.rate.toFixed(0)}/s`))
+ *   )
+ *   assert.strictEqual(balances.get("account-ada"), 15)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer())))
  * ```
  *
  * @since 0.2.0

@@ -23,12 +23,42 @@
  *
  * @example
  * ```ts
- * import * as Schema from "effect/Schema"
- * import { Snapshot } from "eventfold"
+ * import { Effect, Either, Layer, Schema } from "effect"
+ * import { Decider, EventCodec, Executor, Snapshot, StreamId } from "eventfold"
+ * import { MemoryEventStore, MemorySnapshotStore } from "eventfold/memory"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
  *
  * const snapshotted = Snapshot.enable(account, { schema: Schema.Number, version: 1, every: 100 })
- * // run it with an Executor whose context has a SnapshotStore, e.g.
- * // MemorySnapshotStore.layer(), SqliteSnapshotStore.layerFromClient(), PgSnapshotStore.layerFromClient()
+ *
+ * // run it with an Executor whose context has a SnapshotStore: MemorySnapshotStore.layer(),
+ * // SqliteSnapshotStore.layerFromClient(), PgSnapshotStore.layerFromClient()
+ * const Stores = Layer.merge(MemoryEventStore.layer(), MemorySnapshotStore.layer())
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Executor.execute(snapshotted, new Deposit({ account: "ada", amount: 100 }))
+ *   const { state } = yield* Executor.execute(snapshotted, new Withdraw({ account: "ada", amount: 30 }))
+ *   assert.strictEqual(state, 70)
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Executor.layerOn(Stores))))
  * ```
  *
  * @since 0.2.0
@@ -197,8 +227,15 @@ export type PolicyOptions<S, I> =
  *
  * @example
  * ```ts
- * Snapshot.policy({ schema: Balance, version: 2, every: 500 })
- * Snapshot.policy({ schema: Balance, version: 2, when: ({ version }) => version % 1000 === 0 })
+ * import { Schema } from "effect"
+ * import { Snapshot } from "eventfold"
+ *
+ * const Balance = Schema.Struct({ amount: Schema.Number, currency: Schema.String })
+ *
+ * // after every 500 events since the last snapshot
+ * const everyFiveHundred = Snapshot.policy({ schema: Balance, version: 2, every: 500 })
+ * // or on a condition of your own
+ * const atThousands = Snapshot.policy({ schema: Balance, version: 2, when: ({ version }) => version % 1000 === 0 })
  * ```
  *
  * @since 0.2.0
@@ -235,8 +272,35 @@ export interface Snapshotted<C, S, E extends Tagged, Err> extends Decider<C, S, 
  *
  * @example
  * ```ts
- * const account = Snapshot.enable(Account, { schema: Schema.Number, version: 1, every: 1000 })
- * const same = Snapshot.enable({ schema: Schema.Number, version: 1, every: 1000 })(Account)
+ * import { Either, Option, Schema } from "effect"
+ * import { Decider, EventCodec, Snapshot, StreamId } from "eventfold"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
+ *
+ * // data-first
+ * const snapshotted = Snapshot.enable(account, { schema: Schema.Number, version: 1, every: 1000 })
+ * // data-last, e.g. in a pipe
+ * const same = Snapshot.enable({ schema: Schema.Number, version: 1, every: 1000 })(account)
+ *
+ * assert.ok(Option.isSome(Snapshot.policyOf(snapshotted)) && Option.isSome(Snapshot.policyOf(same)))
+ * assert.ok(Option.isNone(Snapshot.policyOf(account))) // the decider itself is unchanged
  * ```
  *
  * @since 0.2.0

@@ -4,22 +4,32 @@
  * expected. Being schemas, they can appear in an `HttpApi` endpoint's or an
  * `Rpc`'s error schema and cross a process boundary.
  *
+ * Constructors never throw: fields read from storage or taken from a caller are
+ * kept as they are (versions as plain numbers, causes as unknown values), so
+ * building an error from bad data still gives the error.
+ *
  * Every store error carries {@link TypeId}, so an adapter tells infrastructure
  * errors from domain errors in one line with {@link isStoreError}:
  *
  * @example
  * ```ts
- * import * as Effect from "effect/Effect"
- * import { StoreError } from "eventfold"
+ * import { Effect, Schema } from "effect"
+ * import { StoreError, StreamId } from "eventfold"
  *
- * const handled = program.pipe(
- *   Effect.catchIf(StoreError.isStoreError, (error) => Effect.fail(new ServiceError({ message: error.message })))
+ * class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", { message: Schema.String }) {}
+ * class AccountClosed extends Schema.TaggedError<AccountClosed>()("AccountClosed", { account: Schema.String }) {}
+ *
+ * // a program that can fail with store errors or a domain error
+ * const program: Effect.Effect<void, StoreError.WrongExpectedVersion | StreamId.InvalidStreamId | AccountClosed> =
+ *   Effect.fail(new AccountClosed({ account: "ada" }))
+ *
+ * // every store error becomes one error of the service; AccountClosed stays for the domain
+ * const handled: Effect.Effect<void, ServiceUnavailable | AccountClosed> = program.pipe(
+ *   Effect.catchIf(StoreError.isStoreError, (error) => Effect.fail(new ServiceUnavailable({ message: error.message })))
  * )
- * ```
  *
- * Constructors never throw: fields read from storage or taken from a caller are
- * kept as they are (versions as plain numbers, causes as unknown values), so
- * building an error from bad data still gives the error.
+ * Effect.runPromise(Effect.flip(handled)).then((error) => assert.strictEqual(error._tag, "AccountClosed"))
+ * ```
  *
  * @since 0.1.0
  */
@@ -268,7 +278,14 @@ export const StoreError: Schema.Union<[
  *
  * @example
  * ```ts
- * Effect.catchIf(program, StoreError.isStoreError, (error) => Effect.logError("store failed", error))
+ * import { Effect } from "effect"
+ * import { StoreError, StreamId } from "eventfold"
+ *
+ * const program = StreamId.make("").pipe(
+ *   Effect.catchIf(StoreError.isStoreError, (error) => Effect.succeed(`store error: ${error._tag}`))
+ * )
+ *
+ * Effect.runPromise(program).then((outcome) => assert.strictEqual(outcome, "store error: InvalidStreamId"))
  * ```
  *
  * @since 0.2.0

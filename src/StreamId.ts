@@ -7,13 +7,17 @@
  *
  * @example
  * ```ts
- * import * as Effect from "effect/Effect"
+ * import { Effect, Either } from "effect"
  * import { StreamId } from "eventfold"
  *
- * const program = Effect.gen(function* () {
+ * const program = Effect.gen(function*() {
  *   const id = yield* StreamId.make("account-42") // fails with InvalidStreamId on bad input
  *   return id
  * })
+ * Effect.runPromise(program).then((id) => assert.strictEqual(id, "account-42"))
+ *
+ * // the same rules without an Effect
+ * assert.ok(Either.isLeft(StreamId.either("")))
  * ```
  *
  * @since 0.1.0
@@ -104,7 +108,11 @@ export const unsafeMake = (input: string): StreamId => Either.getOrThrowWith(eit
  *
  * @example
  * ```ts
- * StreamId.fromParts("account", "42") // Effect<StreamId, InvalidStreamId>: "account-42"
+ * import { Effect } from "effect"
+ * import { StreamId } from "eventfold"
+ *
+ * const id = StreamId.fromParts("account", "42") // Effect<StreamId, InvalidStreamId>
+ * Effect.runPromise(id).then((id) => assert.strictEqual(id, "account-42"))
  * ```
  *
  * @since 0.1.0

@@ -25,11 +25,27 @@
  *
  * @example
  * ```ts
- * import { Subscription } from "eventfold"
+ * import { Effect, Schema, Stream } from "effect"
+ * import { EventCodec, EventStore, ExpectedVersion, StreamId, Subscription } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
  *
- * const program = Subscription.typed(AccountEvents, { from: checkpoint, streamPrefix: "account-" }).pipe(
- *   Stream.runForEach((event) => Effect.log(event.type, event.cursor))
- * )
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * const AccountEvents = EventCodec.make(Deposited)
+ *
+ * const program = Effect.gen(function*() {
+ *   const accounts = yield* EventStore.typed(AccountEvents)
+ *   const streamId = StreamId.unsafeMake("account-ada")
+ *   yield* accounts.append({ streamId, expected: ExpectedVersion.any, events: [new Deposited({ amount: 10 })] })
+ *   // live: it would wait for more events; take ends it
+ *   const events = yield* Subscription.typed(AccountEvents, { from: "start", streamPrefix: "account-" }).pipe(
+ *     Stream.tap((event) => Effect.log(event.type, event.cursor)),
+ *     Stream.take(1),
+ *     Stream.runCollect
+ *   )
+ *   assert.deepStrictEqual([...events].map((e) => e.data), [new Deposited({ amount: 10 })])
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer())))
  * ```
  *
  * @since 0.2.0
@@ -118,8 +134,15 @@ export const fromStore = (store: EventStore.Service, options?: Options): Stream.
  *
  * @example
  * ```ts
+ * import { Either, Stream } from "effect"
+ * import { Cursor, Subscription } from "eventfold"
+ *
  * // Server-Sent Events: resume after the client's Last-Event-ID
- * Subscription.stored({ from: lastEventId, types: ["Deposited"] })
+ * const deposits = (lastEventId: string) =>
+ *   Either.match(Cursor.decode(lastEventId), {
+ *     onLeft: (error) => Stream.fail(error),
+ *     onRight: (from) => Subscription.stored({ from, types: ["Deposited"] })
+ *   })
  * ```
  *
  * @since 0.2.0

@@ -24,9 +24,27 @@
  *
  * @example
  * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import { EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
  * import { FileEventStore } from "eventfold/file"
+ * import { mkdtempSync, rmSync } from "node:fs"
+ * import { tmpdir } from "node:os"
+ * import { join } from "node:path"
  *
- * program.pipe(Effect.provide(FileEventStore.layer({ directory: "./data/events" })))
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * const AccountEvents = EventCodec.make(Deposited)
+ *
+ * const program = Effect.gen(function*() {
+ *   const accounts = yield* EventStore.typed(AccountEvents)
+ *   const streamId = StreamId.unsafeMake("account-ada")
+ *   yield* accounts.append({ streamId, expected: ExpectedVersion.noStream, events: [new Deposited({ amount: 10 })] })
+ *   return yield* Stream.runCount(accounts.read(streamId))
+ * })
+ *
+ * const directory = mkdtempSync(join(tmpdir(), "eventfold-"))
+ * Effect.runPromise(program.pipe(Effect.provide(FileEventStore.layer({ directory }))))
+ *   .then((count) => assert.strictEqual(count, 1))
+ *   .finally(() => rmSync(directory, { recursive: true }))
  * ```
  *
  * @since 0.2.0
@@ -133,6 +151,9 @@ export const make = (
  *
  * @example
  * ```ts
+ * import { FileEventStore } from "eventfold/file"
+ *
+ * // opens (and locks) ./data/events when the layer is built
  * const Store = FileEventStore.layer({ directory: "./data/events", durability: "fsync" })
  * ```
  *
@@ -148,7 +169,10 @@ export const layer = (options: Options): Layer.Layer<EventStore, StoreUnavailabl
  *
  * @example
  * ```ts
- * FileEventStore.layerConfig({ directory: Config.string("EVENTS_DIR"), durability: Config.succeed("none") })
+ * import { Config } from "effect"
+ * import { FileEventStore } from "eventfold/file"
+ *
+ * const Store = FileEventStore.layerConfig({ directory: Config.string("EVENTS_DIR"), durability: Config.succeed("none") })
  * ```
  *
  * @since 0.2.0

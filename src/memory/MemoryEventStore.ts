@@ -9,9 +9,20 @@
  *
  * @example
  * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import { EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
  * import { MemoryEventStore } from "eventfold/memory"
  *
- * program.pipe(Effect.provide(MemoryEventStore.layer()))
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ *
+ * const program = Effect.gen(function*() {
+ *   const accounts = yield* EventStore.typed(EventCodec.make(Deposited))
+ *   const streamId = StreamId.unsafeMake("account-ada")
+ *   yield* accounts.append({ streamId, expected: ExpectedVersion.noStream, events: [new Deposited({ amount: 10 })] })
+ *   return yield* Stream.runCount(accounts.read(streamId))
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer()))).then((count) => assert.strictEqual(count, 1))
  * ```
  *
  * @since 0.1.0
@@ -163,7 +174,14 @@ export const make = (options?: Options): Effect.Effect<EventStore.Service> => Ef
  *
  * @example
  * ```ts
- * program.pipe(Effect.provide(MemoryEventStore.layer({ pageSize: 64 })))
+ * import { Effect, Stream } from "effect"
+ * import { EventStore, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * const program = Effect.flatMap(EventStore.EventStore, (store) => Stream.runCount(store.read(StreamId.unsafeMake("account-ada"))))
+ *
+ * // reads fetch 64 events per page
+ * Effect.runPromise(program.pipe(Effect.provide(MemoryEventStore.layer({ pageSize: 64 })))).then((count) => assert.strictEqual(count, 0))
  * ```
  *
  * @since 0.1.0
@@ -176,7 +194,10 @@ export const layer = (options?: Options): Layer.Layer<EventStore> => Layer.effec
  *
  * @example
  * ```ts
- * MemoryEventStore.layerConfig({ pageSize: Config.integer("EVENTFOLD_PAGE_SIZE") })
+ * import { Config } from "effect"
+ * import { MemoryEventStore } from "eventfold/memory"
+ *
+ * const Store = MemoryEventStore.layerConfig({ pageSize: Config.integer("EVENTFOLD_PAGE_SIZE").pipe(Config.withDefault(256)) })
  * ```
  *
  * @since 0.2.0

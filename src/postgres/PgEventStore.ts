@@ -61,9 +61,14 @@
  *
  * @example
  * ```ts
+ * import { Effect, Redacted, Stream } from "effect"
+ * import { EventStore, StreamId } from "eventfold"
  * import { PgEventStore } from "eventfold/postgres"
  *
- * program.pipe(Effect.provide(PgEventStore.layer({ url: Redacted.make("postgres://localhost/app") })))
+ * const program = Effect.flatMap(EventStore.EventStore, (store) => Stream.runCount(store.read(StreamId.unsafeMake("account-ada"))))
+ *
+ * // connects, migrates and runs when the effect runs
+ * const runnable = program.pipe(Effect.provide(PgEventStore.layer({ url: Redacted.make("postgres://localhost/app") })))
  * ```
  *
  * @since 0.1.0
@@ -164,6 +169,12 @@ export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: st
  *
  * @example
  * ```ts
+ * import { Layer, Redacted } from "effect"
+ * import { PgClient } from "@effect/sql-pg"
+ * import { PgEventStore } from "eventfold/postgres"
+ *
+ * const url = Redacted.make("postgres://app@db/app")
+ * // the store on a pool you also use for your own tables (SqlClient and PgClient stay provided)
  * const Store = PgEventStore.layerFromClient().pipe(Layer.provideMerge(PgClient.layer({ url, maxConnections: 20 })))
  * ```
  *
@@ -182,6 +193,9 @@ const connectFailure = <E extends { readonly _tag: string }>(error: E | SqlError
  *
  * @example
  * ```ts
+ * import { Redacted } from "effect"
+ * import { PgEventStore } from "eventfold/postgres"
+ *
  * const Store = PgEventStore.layer({ url: Redacted.make("postgres://app@db/app"), maxConnections: 10 })
  * ```
  *
@@ -202,7 +216,10 @@ export const layer = (options: Options): Layer.Layer<EventStore, StoreUnavailabl
  *
  * @example
  * ```ts
- * PgEventStore.layerConfig({ url: Config.redacted("EVENTS_DATABASE_URL"), maxConnections: Config.succeed(20) })
+ * import { Config } from "effect"
+ * import { PgEventStore } from "eventfold/postgres"
+ *
+ * const Store = PgEventStore.layerConfig({ url: Config.redacted("EVENTS_DATABASE_URL"), maxConnections: Config.succeed(20) })
  * ```
  *
  * @since 0.1.0

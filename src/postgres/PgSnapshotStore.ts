@@ -5,9 +5,12 @@
  *
  * @example
  * ```ts
+ * import { Layer, Redacted } from "effect"
  * import { PgClient } from "@effect/sql-pg"
  * import { PgEventStore, PgSnapshotStore } from "eventfold/postgres"
  *
+ * const url = Redacted.make("postgres://app@db/app")
+ * // both stores on one pool; the event store's migrations create the snapshot table
  * const Stores = Layer.merge(PgEventStore.layerFromClient(), PgSnapshotStore.layerFromClient()).pipe(
  *   Layer.provide(PgClient.layer({ url }))
  * )

@@ -30,9 +30,22 @@
  *
  * @example
  * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import { EventCodec, EventStore, ExpectedVersion, StreamId } from "eventfold"
  * import { SqliteEventStore } from "eventfold/sqlite"
  *
- * program.pipe(Effect.provide(SqliteEventStore.layer({ filename: "events.db" })))
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ *
+ * const program = Effect.gen(function*() {
+ *   const accounts = yield* EventStore.typed(EventCodec.make(Deposited))
+ *   const streamId = StreamId.unsafeMake("account-ada")
+ *   yield* accounts.append({ streamId, expected: ExpectedVersion.noStream, events: [new Deposited({ amount: 10 })] })
+ *   return yield* Stream.runCount(accounts.read(streamId))
+ * })
+ *
+ * // a file name such as "events.db" in an application; an in-memory database here
+ * Effect.runPromise(program.pipe(Effect.provide(SqliteEventStore.layer({ filename: ":memory:" }))))
+ *   .then((count) => assert.strictEqual(count, 1))
  * ```
  *
  * @since 0.1.0
@@ -151,7 +164,20 @@ export const layerClient: (
  *
  * @example
  * ```ts
- * const Live = SqliteEventStore.layerFromClient().pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename })))
+ * import { SqlClient } from "@effect/sql"
+ * import { Effect, Layer } from "effect"
+ * import { SqliteEventStore } from "eventfold/sqlite"
+ *
+ * // the store and your own tables on one client
+ * const Live = SqliteEventStore.layerFromClient().pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename: ":memory:" })))
+ *
+ * const program = Effect.gen(function*() {
+ *   const sql = yield* SqlClient.SqlClient
+ *   yield* sql`CREATE TABLE balances (id TEXT PRIMARY KEY, balance INTEGER NOT NULL)`
+ *   return yield* sql<{ readonly n: number }>`SELECT count(*) AS n FROM eventfold_events`
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Live))).then((rows) => assert.deepStrictEqual(rows, [{ n: 0 }]))
  * ```
  *
  * @since 0.2.0
@@ -171,6 +197,9 @@ export const layerFromClient = (
  *
  * @example
  * ```ts
+ * import { SqliteEventStore } from "eventfold/sqlite"
+ *
+ * // opens ./data/events.db and migrates it when the layer is built
  * const Store = SqliteEventStore.layer({ filename: "./data/events.db" })
  * ```
  *
@@ -186,7 +215,10 @@ export const layer = (options: Options): Layer.Layer<EventStore, StoreUnavailabl
  *
  * @example
  * ```ts
- * SqliteEventStore.layerConfig({ filename: Config.string("EVENTS_DB"), runMigrations: Config.succeed(false) })
+ * import { Config } from "effect"
+ * import { SqliteEventStore } from "eventfold/sqlite"
+ *
+ * const Store = SqliteEventStore.layerConfig({ filename: Config.string("EVENTS_DB"), runMigrations: Config.succeed(false) })
  * ```
  *
  * @since 0.1.0

@@ -5,8 +5,10 @@
  *
  * @example
  * ```ts
+ * import { Layer } from "effect"
  * import { SqliteEventStore, SqliteSnapshotStore } from "eventfold/sqlite"
  *
+ * // both stores on one client; the event store's migrations create the snapshot table
  * const Stores = Layer.merge(SqliteEventStore.layerFromClient(), SqliteSnapshotStore.layerFromClient()).pipe(
  *   Layer.provide(SqliteEventStore.layerClient({ filename: "events.db" }))
  * )
