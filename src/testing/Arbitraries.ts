@@ -7,10 +7,13 @@
  *
  * @example
  * ```ts
- * import { it } from "@effect/vitest"
+ * import { Either, FastCheck as fc } from "effect"
+ * import { StreamId } from "eventfold"
  * import { Arbitraries } from "eventfold/testing"
  *
- * it.prop("stream ids round-trip", [Arbitraries.streamId], ([id]) => StreamId.either(id)._tag === "Right")
+ * // in a test: it.prop("stream ids are valid", [Arbitraries.streamId], ([id]) => ...)
+ * fc.assert(fc.property(Arbitraries.streamId, (id) => Either.isRight(StreamId.either(id))), { numRuns: 50 })
+ * fc.assert(fc.property(Arbitraries.invalidStreamId, (text) => Either.isLeft(StreamId.either(text))), { numRuns: 50 })
  * ```
  *
  * @since 0.1.0

@@ -10,11 +10,45 @@
  *
  * @example
  * ```ts
+ * import { Effect, Either, Layer, Schedule, Schema } from "effect"
+ * import { Decider, EventCodec, Executor, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
  * import { ChaosEventStore } from "eventfold/testing"
  *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
+ *
+ * // 30% of appends fail with a spurious conflict, the same ones for the same seed
  * const Flaky = ChaosEventStore.layer({ seed: 42, appendConflictRate: 0.3 }).pipe(
  *   Layer.provide(MemoryEventStore.layer())
  * )
+ *
+ * const program = Effect.gen(function*() {
+ *   for (let i = 0; i < 10; i++) yield* Executor.execute(account, new Deposit({ account: "ada", amount: 10 }))
+ *   const { state } = yield* Executor.load(account, new Deposit({ account: "ada", amount: 0 }))
+ *   assert.strictEqual(state, 100) // every deposit landed once, conflicts or not
+ *   const faults = yield* ChaosEventStore.faults
+ *   assert.ok(faults.every((fault) => fault._tag === "Conflict"))
+ * })
+ *
+ * // retried at once on conflict, up to 20 times
+ * Effect.runPromise(program.pipe(Effect.provide(Executor.layerOn(Flaky, { retry: Schedule.recurs(20) }))))
  * ```
  *
  * @since 0.1.0

@@ -11,15 +11,41 @@
  *
  * @example
  * ```ts
+ * import { SqlClient } from "@effect/sql"
+ * import { Effect, Layer, Schema } from "effect"
+ * import { EventCodec, Projection, StreamId } from "eventfold"
+ * import { SqliteEventStore } from "eventfold/sqlite"
  * import { ProjectionScenario } from "eventfold/testing"
  *
- * it.effect("deposits add up per account", () =>
- *   ProjectionScenario.make(balances, { layer: storeAndClient })
- *     .given([
- *       { streamId: a, event: new Deposited({ amount: 10 }) },
- *       { streamId: a, event: new Deposited({ amount: 5 }) }
- *     ])
- *     .then(sql`SELECT id, balance FROM balances`, [{ id: "a", balance: 15 }]))
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ *
+ * const balances = Projection.make({
+ *   name: "balances",
+ *   codec: EventCodec.make(Deposited),
+ *   handle: (events) =>
+ *     Effect.flatMap(SqlClient.SqlClient, (sql) =>
+ *       Effect.forEach(events, (event) =>
+ *         sql`INSERT INTO balances (id, balance) VALUES (${event.streamId}, ${event.data.amount})
+ *             ON CONFLICT (id) DO UPDATE SET balance = balance + excluded.balance`, { discard: true }))
+ * })
+ *
+ * // a SQL store that also provides the SqlClient, with the read model's table
+ * const storeAndClient = Layer.merge(
+ *   SqliteEventStore.layerFromClient(),
+ *   Layer.effectDiscard(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE balances (id TEXT PRIMARY KEY, balance INTEGER)`))
+ * ).pipe(Layer.provideMerge(SqliteEventStore.layerClient({ filename: ":memory:" })))
+ *
+ * const a = StreamId.unsafeMake("account-a")
+ *
+ * // in a test: it.effect("deposits add up per account", () => scenario)
+ * const scenario = ProjectionScenario.make(balances, { layer: storeAndClient })
+ *   .given([
+ *     { streamId: a, event: new Deposited({ amount: 10 }) },
+ *     { streamId: a, event: new Deposited({ amount: 5 }) }
+ *   ])
+ *   .then(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT id, balance FROM balances`), [{ id: "account-a", balance: 15 }])
+ *
+ * Effect.runPromise(scenario)
  * ```
  *
  * @since 0.2.0

@@ -11,8 +11,54 @@
  *
  * @example
  * ```ts
- * it.effect.prop("the account matches a plain balance model", [Property.commands(accountCommand)], ([commands]) =>
- *   Property.checkModel(account, balanceModel, commands).pipe(Effect.provide(Executor.layer()), Effect.provide(MemoryEventStore.layer())))
+ * import { Effect, Either, FastCheck as fc, Schema } from "effect"
+ * import { Decider, EventCodec, Executor, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
+ * import { Property } from "eventfold/testing"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
+ *
+ * // the obviously-correct model: a balance per account; a withdrawal beyond it is rejected
+ * const balanceModel: Property.Model<Deposit | Withdraw, number, ReadonlyMap<string, number>> = {
+ *   initial: new Map(),
+ *   apply: (balances, command) => {
+ *     const balance = balances.get(command.account) ?? 0
+ *     if (command._tag === "Withdraw" && command.amount > balance) return balances
+ *     return new Map(balances).set(command.account, command._tag === "Deposit" ? balance + command.amount : balance - command.amount)
+ *   },
+ *   stateOf: (balances, command) => balances.get(command.account) ?? 0
+ * }
+ *
+ * const accountCommand = fc.oneof(
+ *   fc.record({ account: fc.constantFrom("a", "b"), amount: fc.integer({ min: 1, max: 100 }) }).map((c) => new Deposit(c)),
+ *   fc.record({ account: fc.constantFrom("a", "b"), amount: fc.integer({ min: 1, max: 100 }) }).map((c) => new Withdraw(c))
+ * )
+ *
+ * // in a test: it.effect.prop("the account matches the model", [Property.commands(accountCommand)], ([commands]) => ...)
+ * fc.assert(
+ *   fc.asyncProperty(Property.commands(accountCommand, { maxLength: 10 }), (commands) =>
+ *     Effect.runPromise(
+ *       Property.checkModel(account, balanceModel, commands).pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer())))
+ *     )),
+ *   { numRuns: 20 }
+ * )
  * ```
  *
  * @since 0.1.0

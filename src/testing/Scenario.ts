@@ -2,25 +2,52 @@
  * Given / when / then tests for deciders: pure ones that need no store, and ones
  * that run the command through the `Executor` over a real store layer.
  *
+ * A failing scenario reports given, command, expected and actual side by side.
+ *
  * @example
  * ```ts
+ * import { Effect, Either, Schema } from "effect"
+ * import { Decider, EventCodec, StreamId } from "eventfold"
  * import { Scenario } from "eventfold/testing"
  *
- * // pure: fold the history, decide, compare
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
+ *
+ * // pure: fold the history, decide, compare (throws a ScenarioFailure when it differs)
  * Scenario.decider(account)
- *   .given([new Opened({ owner: "Ada" }), new Deposited({ amount: 100 })])
+ *   .given([new Deposited({ amount: 100 })])
  *   .when(new Withdraw({ account: "ada", amount: 30 }))
  *   .then([new Withdrawn({ amount: 30 })])
  *
- * // through the executor, over the memory store (or any store layer)
- * it.effect("a transfer moves money between two accounts", () =>
- *   Scenario.executor(transfer)
- *     .given([{ streamId: a, event: new Deposited({ amount: 100 }) }])
- *     .when(new Transfer({ from: "a", to: "b", amount: 40 }))
- *     .then([{ streamId: a, event: new TransferredOut({ amount: 40 }) }, { streamId: b, event: new TransferredIn({ amount: 40 }) }]))
- * ```
+ * Scenario.decider(account)
+ *   .when(new Withdraw({ account: "ada", amount: 30 }))
+ *   .thenFails(new InsufficientFunds({ balance: 0 }))
  *
- * A failing scenario reports given, command, expected and actual side by side.
+ * // through the executor, over the memory store (or any store layer); run it in `it.effect`
+ * const ada = StreamId.unsafeMake("account-ada")
+ * const throughExecutor = Scenario.executor(account)
+ *   .given([{ streamId: ada, event: new Deposited({ amount: 100 }) }])
+ *   .when(new Withdraw({ account: "ada", amount: 40 }))
+ *   .then([{ streamId: ada, event: new Withdrawn({ amount: 40 }) }])
+ *
+ * Effect.runPromise(throughExecutor)
+ * ```
  *
  * @since 0.1.0
  */
@@ -222,8 +249,10 @@ const isPlain = (o: object): boolean => {
  *
  * @example
  * ```ts
- * Scenario.diff({ items: [1, 2] }, { items: [1, 3] })
- * // [{ path: ".items[1]", expected: 2, actual: 3 }]
+ * import { Scenario } from "eventfold/testing"
+ *
+ * assert.deepStrictEqual(Scenario.diff({ items: [1, 2] }, { items: [1, 3] }), [{ path: ".items[1]", expected: 2, actual: 3 }])
+ * assert.deepStrictEqual(Scenario.diff(new Map(), new Map()), [])
  * ```
  *
  * @since 0.2.0

@@ -3,13 +3,16 @@
  * every `EventStore` must have with `@effect/vitest`. Every backend in eventfold
  * runs it; a third-party backend can run it too.
  *
- * @example
+ * In a test file, run by vitest (it registers tests, so it has no example that
+ * runs outside a vitest run; the repository's own backends use it in
+ * test/{sqlite,postgres,file}/contract.test.ts):
+ *
  * ```ts
  * // test/MyStore.test.ts
  * import { StoreContract } from "eventfold/testing/vitest"
  * import { MyEventStore } from "my-eventfold-backend"
  *
- * StoreContract.suite("MyEventStore", { makeStore: () => MyEventStore.layer({ ... }) })
+ * StoreContract.suite("MyEventStore", { makeStore: () => MyEventStore.layer() })
  * ```
  *
  * @since 0.1.0

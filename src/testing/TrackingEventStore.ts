@@ -4,15 +4,39 @@
  *
  * @example
  * ```ts
+ * import { Effect, Either, Layer, Schema } from "effect"
+ * import { Decider, EventCodec, Executor, StreamId } from "eventfold"
+ * import { MemoryEventStore } from "eventfold/memory"
  * import { TrackingEventStore } from "eventfold/testing"
+ *
+ * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
+ * class Withdrawn extends Schema.TaggedClass<Withdrawn>()("Withdrawn", { amount: Schema.Number }) {}
+ * class Deposit extends Schema.TaggedClass<Deposit>()("Deposit", { account: Schema.String, amount: Schema.Number }) {}
+ * class Withdraw extends Schema.TaggedClass<Withdraw>()("Withdraw", { account: Schema.String, amount: Schema.Number }) {}
+ * class InsufficientFunds extends Schema.TaggedError<InsufficientFunds>()("InsufficientFunds", { balance: Schema.Number }) {}
+ *
+ * const account = Decider.make({
+ *   codec: EventCodec.make(Schema.Union(Deposited, Withdrawn)),
+ *   initialState: 0,
+ *   evolve: (balance, event) => event._tag === "Deposited" ? balance + event.amount : balance - event.amount,
+ *   streams: (command: Deposit | Withdraw) => StreamId.unsafeMake(`account-${command.account}`),
+ *   decide: (command, balance) =>
+ *     command._tag === "Deposit"
+ *       ? Either.right([new Deposited({ amount: command.amount })])
+ *       : balance < command.amount
+ *       ? Either.left(new InsufficientFunds({ balance }))
+ *       : Either.right([new Withdrawn({ amount: command.amount })])
+ * })
  *
  * const StoreLive = TrackingEventStore.layer.pipe(Layer.provideMerge(MemoryEventStore.layer()))
  *
- * const program = Effect.gen(function* () {
- *   // ... run commands ...
+ * const program = Effect.gen(function*() {
+ *   yield* Executor.execute(account, new Deposit({ account: "ada", amount: 10 }))
  *   const appends = yield* TrackingEventStore.appends
- *   expect(appends.flatMap((a) => a.writes.map((w) => w.streamId))).toEqual(["account-1"])
+ *   assert.deepStrictEqual(appends.flatMap((a) => a.writes.map((w) => w.streamId)), ["account-ada"])
  * })
+ *
+ * Effect.runPromise(program.pipe(Effect.provide(Executor.layerOn(StoreLive))))
  * ```
  *
  * @since 0.1.0

@@ -4,11 +4,13 @@
  * else (Scenario, Property, Chaos and Tracking stores, Arbitraries) is in
  * `eventfold/testing`, which loads in plain node.
  *
- * @example
+ * In a test file (not an `@example`: registering tests needs a vitest run):
+ *
  * ```ts
  * import { StoreContract } from "eventfold/testing/vitest"
+ * import { MemoryEventStore } from "eventfold/memory"
  *
- * StoreContract.suite("MyEventStore", { makeStore: () => MyEventStore.layer({ ... }) })
+ * StoreContract.suite("MemoryEventStore", { makeStore: () => MemoryEventStore.layer() })
  * ```
  *
  * @since 0.1.0
