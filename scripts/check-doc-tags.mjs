@@ -1,6 +1,7 @@
 // Every top-level export of a public module (the files docgen.json documents)
-// has a JSDoc `@since` and `@category`. Fast (no type-checking); `npm run docs`
-// runs docgen, which also checks class members' `@since` and the JSDoc examples.
+// has a JSDoc `@since` and `@category`. Fast (no type-checking). `npm run docs`
+// runs it first, then docgen, which requires `@since` (class members' too) but
+// never `@category`, and type-checks and runs every JSDoc example.
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import ts from "typescript"

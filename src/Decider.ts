@@ -7,8 +7,7 @@
  *
  * @example
  * ```ts
- * import * as Either from "effect/Either"
-import * as Schema from "effect/Schema"
+ * import { Either, Schema } from "effect"
  * import { Decider, EventCodec, StreamId } from "eventfold"
  *
  * class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
@@ -26,6 +25,12 @@ import * as Schema from "effect/Schema"
  *       ? Either.left(new InsufficientFunds({ balance }))
  *       : Either.right([new Withdrawn({ amount: command.amount })]) // one stream: no need to name it
  * })
+ *
+ * // plain functions: fold a history, decide
+ * const ada = StreamId.unsafeMake("account-ada")
+ * const balance = Decider.fold(account, [{ streamId: ada, event: new Deposited({ amount: 100 }) }])
+ * assert.deepStrictEqual(account.decide(new Withdraw({ account: "ada", amount: 30 }), balance), Either.right([new Withdrawn({ amount: 30 })]))
+ * assert.deepStrictEqual(account.decide(new Withdraw({ account: "ada", amount: 300 }), balance), Either.left(new InsufficientFunds({ balance: 100 })))
  * ```
  *
  * @since 0.1.0
