@@ -44,6 +44,8 @@ import type { AppendError } from "../StoreError.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
 import { DuplicateEventId, WrongExpectedVersion } from "../StoreError.ts"
 import { ofPosition } from "../internal/cursor.ts"
+import { FirstPageTypeId } from "../internal/keyset.ts"
+import type { FirstPageReader } from "../internal/keyset.ts"
 import { checkWrites, resolveRead, resolveReadAllByPosition } from "../internal/validate.ts"
 import { withReadSide } from "../internal/inProcessReadSide.ts"
 
@@ -110,6 +112,22 @@ export const make = (options?: Options): Effect.Effect<EventStore.Service> => Ef
         })
     })
 
+  // the Executor's read of a stream's first page, as one Effect (a `Stream` only past a full page)
+  const firstPage: FirstPageReader[typeof FirstPageTypeId] = (streamId, requested) =>
+    Either.match(resolveRead(streamId, requested === undefined ? undefined : { pageSize: requested }, storePageSize), {
+      onLeft: (error) => Effect.fail(error),
+      onRight: ({ pageSize }) =>
+        Effect.suspend(() => {
+          const events = state.streams.get(streamId) ?? []
+          const length = events.length // the snapshot: streams only grow
+          const stop = Math.min(pageSize, length)
+          return Effect.map(page(events, 0, stop), (chunk) => ({
+            page: chunk,
+            rest: stop < length ? pages(events, stop, length, pageSize, false) : undefined
+          }))
+        })
+    })
+
   const readAll: EventStore.Service["readAll"] = (options) =>
     Either.match(resolveReadAllByPosition(options, storePageSize), {
       onLeft: (error) => Stream.fail(error),
@@ -166,7 +184,8 @@ export const make = (options?: Options): Effect.Effect<EventStore.Service> => Ef
         return Effect.succeed({ streams, positions })
       }))
 
-  return withReadSide(EventStore.of({ read, readAll, append }), () => state.log.length)
+  const service: EventStore.Service & FirstPageReader = { read, readAll, append, [FirstPageTypeId]: firstPage }
+  return withReadSide(service, () => state.log.length)
 })
 
 /**

@@ -63,22 +63,31 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as FiberStatus from "effect/FiberStatus"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { inspect } from "node:util"
 import type { Decider } from "../Decider.ts"
 import { streamsOf } from "../Decider.ts"
+import type { StoredEvent } from "../Event.ts"
 import { EventStore } from "../EventStore.ts"
 import * as Executor from "../Executor.ts"
+import { FirstPageTypeId, hasFirstPage } from "../internal/keyset.ts"
+import type { EventDecodeError, ReadError } from "../StoreError.ts"
+import type { StreamId } from "../StreamId.ts"
 import { diff, equivalent, formatDifferences } from "./Scenario.ts"
 
 type Tagged = { readonly _tag: string }
@@ -223,6 +232,7 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
     const store = yield* EventStore
     const clock = options.clock === "live" ? undefined : virtualClock(yield* Clock.currentTimeMillis)
     const run = <A, E2, R>(self: Effect.Effect<A, E2, R>) => clock === undefined ? self : Effect.withClock(self, clock)
+    const decoded = new Map<string, Decoded<E>>()
     let current = model.initial
     for (const [step, command] of commandList.entries()) {
       const outcome = yield* run(Effect.either(Executor.execute(decider, command)))
@@ -233,7 +243,7 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
       }
       current = model.apply(current, command)
       const expected = model.stateOf(current, command)
-      const actual = yield* Effect.orDie(foldState(store, decider, command))
+      const actual = yield* Effect.orDie(foldState(store, decider, command, decoded))
       if (!equals(expected, actual)) {
         return yield* new ModelMismatch({ step, command, expected, actual, commands: commandList.slice(0, step + 1) })
       }
@@ -241,20 +251,193 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
   })
 
 /**
- * The state the decider folds from the command's streams, as `Scenario.stateOf`
- * computes it, on the hot loop of a property: each stream read in one collect
- * and decoded in a plain loop (no per-event stream stage).
+ * A property run by {@link check} failed. fast-check shrank the failing command
+ * sequence to `commands`; `error` is what the check of that sequence failed with
+ * (a `ModelMismatch`, an `ExecuteError`, an error of the layer, or a defect).
+ * Pass `{ fastCheck: { seed, path } }` to {@link check} to replay that case.
+ *
+ * @since 0.2.0
+ * @category errors
  */
-const foldState = <C, S, E extends Tagged, Err>(store: EventStore.Service, decider: Decider<C, S, E, Err>, command: C) =>
-  Effect.gen(function*() {
+export class PropertyFailure extends Schema.TaggedError<PropertyFailure>()("PropertyFailure", {
+  /** The seed of the failing run of fast-check. */
+  seed: Schema.Number,
+  /** The path of the shrunk counterexample: with `seed`, replays it first. */
+  path: Schema.String,
+  /** Runs made before the first failure (shrinking not counted). */
+  runs: Schema.Number,
+  /** The shrunk failing command sequence. */
+  commands: Schema.Array(Schema.Unknown),
+  /** What the check of `commands` failed with. */
+  error: Schema.Unknown
+}) {
+  override get message(): string {
+    const reason = typeof this.error === "object" && this.error !== null && "message" in this.error
+      ? String(this.error.message)
+      : inspect(this.error, { depth: 6, breakLength: Infinity, compact: true })
+    return [
+      `Property failed after ${this.runs} run(s); replay with { fastCheck: { seed: ${this.seed}, path: ${JSON.stringify(this.path)} } }`,
+      reason
+    ].join("\n")
+  }
+}
+
+/**
+ * Options of {@link check}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PropertyOptions<C, S> extends CheckOptions<S> {
+  /** fast-check's parameters: `numRuns` (default 100), and `seed` with `path` to replay a failing case. */
+  readonly fastCheck?: fc.Parameters<[ReadonlyArray<C>]>
+}
+
+/**
+ * The whole property in one Effect: generates command sequences, and checks
+ * each with {@link checkModel} on the `Executor` and store that `layer` builds
+ * afresh for that run (so no event, fault or tracked append leaks from one run
+ * into the next). What does not depend on the run is built once: the Effect
+ * runtime it runs in (under `it.effect`, `TestContext` included) and the
+ * generated values' arbitrary.
+ *
+ * This is what makes a property cheap: `it.effect.prop` provides a new
+ * `TestContext` to every run, which costs more than a short check on the memory
+ * store. A failure is a {@link PropertyFailure} carrying the shrunk sequence and
+ * the seed and path that replay it.
+ *
+ * @example
+ * ```ts
+ * it.effect("accounts match a plain model", () =>
+ *   Property.check(account, balanceModel, Property.commands(commandArbitrary), Executor.layerOn(MemoryEventStore.layer())))
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const check = <C, S, E extends Tagged, Err, M, LE, LR>(
+  decider: Decider<C, S, E, Err>,
+  model: Model<C, S, M>,
+  commandLists: fc.Arbitrary<ReadonlyArray<C>>,
+  layer: Layer.Layer<Executor.Executor | EventStore, LE, LR>,
+  options: PropertyOptions<C, S> = {}
+): Effect.Effect<void, PropertyFailure, LR> =>
+  Effect.flatMap(Effect.runtime<LR>(), (runtime) => {
+    const runExit = Runtime.runPromiseExit(runtime)
+    // what each sequence failed with, to report the shrunk one's
+    const failures = new WeakMap<ReadonlyArray<C>, unknown>()
+    const runOne = (commandList: ReadonlyArray<C>) =>
+      Effect.provide(checkModel(decider, model, commandList, options), layer)
+    return Effect.async<void, PropertyFailure, LR>((resume) => {
+      let interrupted = false
+      const property = fc.asyncProperty(commandLists, async (commandList) => {
+        if (interrupted) return true // the fiber is gone: finish without work
+        const exit = await runExit(runOne(commandList))
+        if (Exit.isSuccess(exit)) return true
+        failures.set(commandList, Cause.squash(exit.cause))
+        return false
+      })
+      fc.check(property, { numRuns: 100, ...options.fastCheck }).then((details) => {
+        if (interrupted || !details.failed) return resume(Effect.void)
+        const commandList = details.counterexample?.[0] ?? []
+        const error = failures.has(commandList)
+          ? Effect.succeed(failures.get(commandList))
+          : Effect.map(Effect.exit(runOne(commandList)), (exit) => Exit.isFailure(exit) ? Cause.squash(exit.cause) : details.errorInstance)
+        resume(Effect.flatMap(error, (error) =>
+          new PropertyFailure({
+            seed: details.seed,
+            path: details.counterexamplePath ?? "",
+            runs: details.numRuns,
+            commands: commandList,
+            error
+          })))
+      }, (defect: unknown) => resume(Effect.die(defect)))
+      return Effect.sync(() => {
+        interrupted = true
+      })
+    })
+  })
+
+/** The events of one stream decoded so far in a check, and the version read up to. */
+interface Decoded<E> {
+  readonly events: Array<E>
+  version: number
+}
+
+/**
+ * Rows of a stream from version 1 whose version is above `after`: through the
+ * store's first-page read when it has one (one Effect; a `Stream` only past a
+ * full page), else through `read` from `after + 1`.
+ */
+const rowsAfter = (
+  store: EventStore.Service,
+  streamId: StreamId,
+  after: number
+): Effect.Effect<Iterable<StoredEvent>, ReadError> => {
+  if (!hasFirstPage(store)) return Stream.runCollect(store.read(streamId, { from: after + 1 }))
+  return Effect.flatMap(store[FirstPageTypeId](streamId, undefined), ({ page, rest }) => {
+    const fresh = Chunk.filter(page, (row) => row.version > after)
+    return rest === undefined ? Effect.succeed(fresh) : Effect.map(Stream.runCollect(rest), (more) => Chunk.appendAll(fresh, more))
+  })
+}
+
+/**
+ * Decodes the rows not decoded yet into `decoded`: the first that does not
+ * decode is returned.
+ */
+const decodeInto = <S, E extends Tagged, C, Err>(
+  decider: Decider<C, S, E, Err>,
+  decoded: Decoded<E>,
+  rows: Iterable<StoredEvent>
+): EventDecodeError | undefined => {
+  for (const row of rows) {
+    const event = decider.codec.decode(row)
+    if (Either.isLeft(event)) return event.left
+    decoded.events.push(event.right.data)
+    decoded.version = row.version
+  }
+  return undefined
+}
+
+/**
+ * The state the decider folds from the command's streams, as `Scenario.stateOf`
+ * computes it, on the hot loop of a property. Stored events never change, so
+ * each event is decoded once per check (the rows of a stream already decoded are
+ * skipped); the state is then folded from the decoded events of every stream
+ * the command names, in order, from the initial state. Plain loops in plain
+ * functions: the check runs cold in a test, and V8 optimizes a loop inside a
+ * generator late.
+ */
+const foldState = <C, S, E extends Tagged, Err>(
+  store: EventStore.Service,
+  decider: Decider<C, S, E, Err>,
+  command: C,
+  cache: Map<string, Decoded<E>>
+): Effect.Effect<S, ReadError> => {
+  const streams = streamsOf(decider, command)
+  const decodedOf = (streamId: StreamId): Decoded<E> => {
+    let decoded = cache.get(streamId)
+    if (decoded === undefined) {
+      decoded = { events: [], version: 0 }
+      cache.set(streamId, decoded)
+    }
+    return decoded
+  }
+  const fold = (): S => {
     let state = decider.initialState
-    for (const streamId of streamsOf(decider, command)) {
-      const rows = yield* Stream.runCollect(store.read(streamId))
-      for (const row of rows) {
-        const decoded = decider.codec.decode(row)
-        if (Either.isLeft(decoded)) return yield* decoded.left
-        state = decider.evolve(state, decoded.right.data, streamId)
-      }
+    for (const streamId of streams) {
+      for (const event of decodedOf(streamId).events) state = decider.evolve(state, event, streamId)
     }
     return state
-  })
+  }
+  const readFrom = (index: number): Effect.Effect<S, ReadError> => {
+    if (index === streams.length) return Effect.sync(fold)
+    const streamId = streams[index]!
+    const decoded = decodedOf(streamId)
+    return Effect.flatMap(rowsAfter(store, streamId, decoded.version), (rows) => {
+      const failure = decodeInto(decider, decoded, rows)
+      return failure === undefined ? readFrom(index + 1) : Effect.fail(failure)
+    })
+  }
+  return readFrom(0)
+}

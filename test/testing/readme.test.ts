@@ -62,9 +62,8 @@ const balanceModel: Property.Model<Deposit | Withdraw, number, number> = {
   stateOf: (balance) => balance
 }
 
-it.effect.prop("accounts match a plain model", [Property.commands(commandArbitrary)], ([commands]) =>
-  Property.checkModel(account, balanceModel, commands).pipe(
-    Effect.provide(Executor.layerOn(MemoryEventStore.layer()))))
+it.effect("accounts match a plain model", () =>
+  Property.check(account, balanceModel, Property.commands(commandArbitrary), Executor.layerOn(MemoryEventStore.layer())))
 
 import { ChaosEventStore, TrackingEventStore } from "eventfold/testing"
 
