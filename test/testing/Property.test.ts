@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, FastCheck as fc, Layer, Schedule } from "effect"
-import { Executor } from "eventfold"
+import { Effect, Either, FastCheck as fc, Layer, Schedule, Stream } from "effect"
+import { EventStore, Executor } from "eventfold"
 import { MemoryEventStore } from "eventfold/memory"
 import { ChaosEventStore, Property } from "eventfold/testing"
 import type { Command } from "./fixtures/Account.ts"
-import { account, command, model, sloppyAccount } from "./fixtures/Account.ts"
+import { account, command, Deposit, model, Open, sloppyAccount, Withdraw } from "./fixtures/Account.ts"
 
 const onMemory = Executor.layerOn(MemoryEventStore.layer())
 
@@ -129,4 +129,62 @@ describe("Property.checkModel's virtual clock", () => {
     const mismatch = new Property.ModelMismatch({ step: 2, command: "c", expected: { balance: 10 }, actual: { balance: 11 }, commands: [] })
     expect(mismatch.message).toContain("at .balance: expected 10, actual 11")
   })
+})
+
+describe("Property.check: the whole property in one Effect", () => {
+  /** The executor over a fresh memory store, and what each build of it found in its store. */
+  const probed = () => {
+    const found: Array<number> = []
+    const probe = Layer.effectDiscard(
+      Effect.flatMap(EventStore.EventStore, (store) => Effect.map(Stream.runCount(store.readAll()), (events) => found.push(events)))
+    )
+    return { found, layer: Layer.provideMerge(probe, onMemory) }
+  }
+
+  it.effect("runs 100 sequences on the correct decider, each on a store of its own that starts empty", () =>
+    Effect.gen(function*() {
+      const { found, layer } = probed()
+      yield* Property.check(account, model, Property.commands(command, { minLength: 20, maxLength: 20 }), layer)
+      expect(found).toEqual(Array.from({ length: 100 }, () => 0))
+    }))
+
+  it.effect("no event of one run is seen by the next: the same opening and deposit pass every run", () =>
+    Effect.gen(function*() {
+      const { found, layer } = probed()
+      // were the store shared, the second run's Open would be refused and its balance would read 20
+      const sequence = [new Open({ id: "a" }), new Deposit({ id: "a", amount: 10 })]
+      yield* Property.check(account, model, fc.constant(sequence), layer, { fastCheck: { numRuns: 5 } })
+      expect(found).toEqual([0, 0, 0, 0, 0])
+    }))
+
+  it.effect("a wrong decider fails with the shrunk sequence, its mismatch, and the seed and path that replay it", () =>
+    Effect.gen(function*() {
+      const commandLists = Property.commands(command, { maxLength: 25 })
+      const failure = yield* Effect.flip(
+        Property.check(sloppyAccount, model, commandLists, onMemory, { fastCheck: { seed: 20261122, numRuns: 200 } })
+      )
+      expect(failure._tag).toBe("PropertyFailure")
+      expect(failure.seed).toBe(20261122)
+      expect(failure.commands.some((c) => c instanceof Withdraw)).toBe(true)
+      const mismatch = failure.error as Property.ModelMismatch
+      expect(mismatch._tag).toBe("ModelMismatch")
+      expect(mismatch.commands).toEqual(failure.commands.slice(0, mismatch.step + 1))
+      expect(failure.message).toContain(`replay with { fastCheck: { seed: 20261122, path: ${JSON.stringify(failure.path)} } }`)
+      expect(failure.message).toContain("State differs from the model")
+
+      const replayed = yield* Effect.flip(
+        Property.check(sloppyAccount, model, commandLists, onMemory, { fastCheck: { seed: failure.seed, path: failure.path } })
+      )
+      expect(replayed.runs).toBe(1)
+      expect(replayed.commands).toEqual(failure.commands)
+      expect((replayed.error as Property.ModelMismatch).step).toBe(mismatch.step)
+    }))
+
+  it.effect("a layer that fails to build fails the property with that layer's error", () =>
+    Effect.gen(function*() {
+      const broken = Layer.fail("no store today" as const).pipe(Layer.provideMerge(onMemory))
+      const failure = yield* Effect.flip(Property.check(account, model, Property.commands(command), broken, { fastCheck: { numRuns: 3 } }))
+      expect(failure.error).toBe("no store today")
+      expect(failure.runs).toBe(1)
+    }))
 })
