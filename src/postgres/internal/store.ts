@@ -26,10 +26,10 @@ import { conflictOf } from "../../internal/sqlConflict.ts"
 import type { Row } from "../../internal/keyset.ts"
 import { checkWrites } from "../../internal/validate.ts"
 import { resolveReadAll } from "../../internal/validate.ts"
-import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
+import * as Migrator from "../../internal/migrator.ts"
 import { transaction } from "../../internal/transaction.ts"
 import { classifyAppend, driverError, isConnectionLost, isStrayCancel } from "./errors.ts"
-import { appendFunction, eventsTable, migrations as migrationRecord, migrationsTable } from "./migrations.ts"
+import { appendFunction, eventsTable, migrations as migrationRecord } from "./migrations.ts"
 
 /** A StoreUnavailable caused by a lost connection (not a timeout, not a failed COMMIT of the caller). */
 const lostConnection = (error: StoreUnavailable): boolean =>
@@ -96,12 +96,6 @@ const isolationSql = "SELECT current_setting('transaction_isolation')"
 /** Migrations take turns under this transaction advisory lock (class id "evft", key 0). */
 const appendLockClass = 0x65766674
 const migrateLockSql = `SELECT pg_advisory_xact_lock(${appendLockClass}, 0)`
-
-const createMigrationsTableSql = `CREATE TABLE IF NOT EXISTS ${migrationsTable} (
-  migration_id integer primary key,
-  created_at timestamp with time zone not null default now(),
-  name text not null
-)`
 
 /**
  * Serialization failures, deadlocks and version collisions of writes whose
@@ -361,7 +355,8 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
 export const migrationLoader: PgMigrator.Loader = PgMigrator.fromRecord(migrationRecord)
 
 /**
- * Runs the pending migrations in one transaction under the migration lock.
+ * Runs the pending migrations in one transaction under the migration lock (see
+ * `internal/migrator.ts` for what is shared with SQLite).
  *
  * The connection is reserved uninterruptibly: `@effect/sql-pg`'s reservation
  * cannot be cancelled (an interrupt while it waits for the pool would lose the
@@ -370,25 +365,28 @@ export const migrationLoader: PgMigrator.Loader = PgMigrator.fromRecord(migratio
  * interruptibly; whatever happens the connection goes back to the pool, and
  * after a lost connection it is released as broken (the pool discards it).
  */
-export const migrate: Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StoreUnavailable, SqlClient.SqlClient> =
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.scoped(Effect.gen(function*() {
-        const conn = yield* sql.reserve
-        const run = (statement: string) => Effect.suspend(() => conn.executeUnprepared(statement, [], undefined))
-        const body = run(`BEGIN; ${migrateLockSql}`).pipe(
-          // The Migrator probes for its table with a query that fails when it is
-          // missing, which would abort this transaction: create it first (same DDL).
-          Effect.zipRight(run(createMigrationsTableSql)),
-          Effect.zipRight(PgMigrator.make({})({ loader: migrationLoader, table: migrationsTable })),
-          Effect.provideService(SqlClient.TransactionConnection, [conn, 0])
-        )
-        const exit = yield* Effect.exit(restore(body))
-        if (Exit.isFailure(exit)) {
-          yield* Effect.exit(run("ROLLBACK"))
-          return yield* exit
-        }
-        yield* run("COMMIT")
-        return exit.value
-      }))
-    )).pipe(Effect.mapError(unavailable("migrate")), driverDefectsAsUnavailable("migrate"))
+export const migrate: Effect.Effect<Migrator.Applied, StoreUnavailable, SqlClient.SqlClient> = Migrator.run({
+  loader: migrationLoader,
+  locked: (body) =>
+    Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.scoped(Effect.gen(function*() {
+          const conn = yield* sql.reserve
+          const run = (statement: string) => Effect.suspend(() => conn.executeUnprepared(statement, [], undefined))
+          const locked = run(`BEGIN; ${migrateLockSql}`).pipe(
+            // The Migrator probes for its table with a query that fails when it is
+            // missing, which would abort this transaction: create it first.
+            Effect.zipRight(run(Migrator.createMigrationsTableSql.pg)),
+            Effect.zipRight(body),
+            Effect.provideService(SqlClient.TransactionConnection, [conn, 0])
+          )
+          const exit = yield* Effect.exit(restore(locked))
+          if (Exit.isFailure(exit)) {
+            yield* Effect.exit(run("ROLLBACK"))
+            return yield* exit
+          }
+          yield* run("COMMIT")
+          return exit.value
+        }))
+      ))
+})

@@ -26,7 +26,7 @@ import { keysetReads } from "../../internal/keyset.ts"
 import { conflictOf } from "../../internal/sqlConflict.ts"
 import type { Row } from "../../internal/keyset.ts"
 import { checkWrites } from "../../internal/validate.ts"
-import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
+import * as Migrator from "../../internal/migrator.ts"
 import { transaction } from "../../internal/transaction.ts"
 import { journalModeProblem } from "./journalMode.ts"
 import { eventsTable, migrations as migrationRecord, migrationsTable } from "./migrations.ts"
@@ -270,40 +270,30 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
 /** The migrations as a Migrator loader. */
 export const loader: SqliteMigrator.Loader = SqliteMigrator.fromRecord(migrationRecord)
 
-/** Runs the pending migrations: see `SqliteEventStore.migrate`. */
+/**
+ * Runs the pending migrations: see `SqliteEventStore.migrate`, and
+ * `internal/migrator.ts` for what is shared with PostgreSQL. The lock is the
+ * database's write lock: the Migrator reads, then writes, in a deferred
+ * transaction, and treats a failed write as "another process is migrating"
+ * without waiting for it. So the write lock is taken first, by a write to the
+ * Migrator's own table (created before, outside the transaction), and the
+ * Migrator runs inside that transaction. A busy database is retried for
+ * `busyTimeout`.
+ */
 export const migrate = (
   options?: Pick<MakeOptions, "busyTimeout">
-): Effect.Effect<ReadonlyArray<readonly [id: number, name: string]>, StoreUnavailable, SqlClient.SqlClient> =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    // The Migrator reads, then writes, in a deferred transaction, and treats a
-    // failed write as "another process is migrating" without waiting for it. So
-    // the write lock is taken first, on the Migrator's own table (same DDL as the
-    // Migrator's), and the Migrator runs inside that transaction.
-    sql.unsafe(createMigrationsTableSql).raw.pipe(
-      Effect.zipRight(transaction(sql, "migrate")(
+): Effect.Effect<Migrator.Applied, StoreUnavailable, SqlClient.SqlClient> =>
+  Migrator.run({
+    loader,
+    locked: (body) =>
+      Effect.flatMap(SqlClient.SqlClient, (sql) =>
         Effect.zipRight(
-          sql.unsafe(lockMigrationsSql).raw,
-          SqliteMigrator.make({})({ loader, table: migrationsTable })
-        )
-      ))
-    )).pipe(
-      Effect.mapError((error) =>
-        error._tag === "SqlError"
-          ? classify("migrate")(error)
-          : error._tag === "StoreUnavailable"
-          ? error
-          : new StoreUnavailable({ operation: "migrate", cause: error })
-      ),
-      // a migration that fails dies with the Migrator's MigrationError
-      driverDefectsAsUnavailable("migrate"),
-      retryBusy("migrate", Duration.decode(options?.busyTimeout ?? defaultBusyTimeout))
-    )
+          sql.unsafe(Migrator.createMigrationsTableSql.sqlite).raw,
+          transaction(sql, Migrator.operation)(Effect.zipRight(sql.unsafe(lockMigrationsSql).raw, body))
+        )),
+    sqlError: classify(Migrator.operation)
+  }).pipe(retryBusy(Migrator.operation, Duration.decode(options?.busyTimeout ?? defaultBusyTimeout)))
 
-const createMigrationsTableSql = `CREATE TABLE IF NOT EXISTS ${migrationsTable} (
-  migration_id integer PRIMARY KEY NOT NULL,
-  created_at datetime NOT NULL DEFAULT current_timestamp,
-  name VARCHAR(255) NOT NULL
-)`
 const lockMigrationsSql = `UPDATE ${migrationsTable} SET migration_id = migration_id WHERE 0`
 
 /** The client layer: see `SqliteEventStore.layerClient`. */
