@@ -73,7 +73,7 @@ import * as Exit from "effect/Exit"
 import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as FiberStatus from "effect/FiberStatus"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
@@ -253,7 +253,7 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
 /**
  * A property run by {@link check} failed. fast-check shrank the failing command
  * sequence to `commands`; `error` is what the check of that sequence failed with
- * (a `ModelMismatch`, an `ExecuteError`, an error of the layer, or a defect).
+ * (a `ModelMismatch`, an `ExecuteError`, or a defect).
  * Pass `{ fastCheck: { seed, path } }` to {@link check} to replay that case.
  *
  * @since 0.2.0
@@ -303,8 +303,9 @@ export interface PropertyOptions<C, S> extends CheckOptions<S> {
  *
  * This is what makes a property cheap: `it.effect.prop` provides a new
  * `TestContext` to every run, which costs more than a short check on the memory
- * store. A failure is a {@link PropertyFailure} carrying the shrunk sequence and
- * the seed and path that replay it.
+ * store. A failing sequence fails it with a {@link PropertyFailure} carrying the
+ * shrunk sequence and the seed and path that replay it; a layer that does not
+ * build fails it with the layer's own error.
  *
  * @example
  * ```ts
@@ -321,28 +322,48 @@ export const check = <C, S, E extends Tagged, Err, M, LE, LR>(
   commandLists: fc.Arbitrary<ReadonlyArray<C>>,
   layer: Layer.Layer<Executor.Executor | EventStore, LE, LR>,
   options: PropertyOptions<C, S> = {}
-): Effect.Effect<void, PropertyFailure, LR> =>
+): Effect.Effect<void, PropertyFailure | LE, LR> =>
   Effect.flatMap(Effect.runtime<LR>(), (runtime) => {
-    const runExit = Runtime.runPromiseExit(runtime)
+    const runPromise = Runtime.runPromise(runtime)
+    /** One sequence on a fresh build of `layer`: the layer's failure, or the check's exit. */
+    const runOne = (commandList: ReadonlyArray<C>): Effect.Effect<Outcome<LE>, never, LR> =>
+      Effect.scoped(Effect.flatMap(Effect.exit(Layer.build(layer)), (built) =>
+        Exit.isFailure(built)
+          ? Effect.succeed<Outcome<LE>>({ _tag: "Unbuilt", cause: built.cause })
+          : Effect.map(
+            Effect.exit(Effect.provide(checkModel(decider, model, commandList, options), built.value)),
+            (exit): Outcome<LE> => ({ _tag: "Checked", exit })
+          )))
     // what each sequence failed with, to report the shrunk one's
     const failures = new WeakMap<ReadonlyArray<C>, unknown>()
-    const runOne = (commandList: ReadonlyArray<C>) =>
-      Effect.provide(checkModel(decider, model, commandList, options), layer)
-    return Effect.async<void, PropertyFailure, LR>((resume) => {
-      let interrupted = false
+    return Effect.async<void, PropertyFailure | LE, LR>((resume) => {
+      let stopped = false // interrupted, or the layer did not build: the remaining runs do no work
+      let unbuilt: Cause.Cause<LE> | undefined
       const property = fc.asyncProperty(commandLists, async (commandList) => {
-        if (interrupted) return true // the fiber is gone: finish without work
-        const exit = await runExit(runOne(commandList))
-        if (Exit.isSuccess(exit)) return true
-        failures.set(commandList, Cause.squash(exit.cause))
+        if (stopped) return true
+        const outcome = await runPromise(runOne(commandList))
+        if (outcome._tag === "Unbuilt") {
+          stopped = true
+          unbuilt = outcome.cause
+          return true
+        }
+        if (Exit.isSuccess(outcome.exit)) return true
+        failures.set(commandList, Cause.squash(outcome.exit.cause))
         return false
       })
       fc.check(property, { numRuns: 100, ...options.fastCheck }).then((details) => {
-        if (interrupted || !details.failed) return resume(Effect.void)
+        // a layer that does not build is the setup's failure, not a counterexample
+        if (unbuilt !== undefined) return resume(Effect.failCause(unbuilt))
+        if (stopped || !details.failed) return resume(Effect.void)
         const commandList = details.counterexample?.[0] ?? []
         const error = failures.has(commandList)
           ? Effect.succeed(failures.get(commandList))
-          : Effect.map(Effect.exit(runOne(commandList)), (exit) => Exit.isFailure(exit) ? Cause.squash(exit.cause) : details.errorInstance)
+          : Effect.map(runOne(commandList), (outcome) =>
+            outcome._tag === "Unbuilt"
+              ? Cause.squash(outcome.cause)
+              : Exit.isFailure(outcome.exit)
+              ? Cause.squash(outcome.exit.cause)
+              : details.errorInstance)
         resume(Effect.flatMap(error, (error) =>
           new PropertyFailure({
             seed: details.seed,
@@ -353,10 +374,15 @@ export const check = <C, S, E extends Tagged, Err, M, LE, LR>(
           })))
       }, (defect: unknown) => resume(Effect.die(defect)))
       return Effect.sync(() => {
-        interrupted = true
+        stopped = true
       })
     })
   })
+
+/** How one run of {@link check} ended: its layer did not build, or its check ran. */
+type Outcome<LE> =
+  | { readonly _tag: "Unbuilt"; readonly cause: Cause.Cause<LE> }
+  | { readonly _tag: "Checked"; readonly exit: Exit.Exit<void, unknown> }
 
 /** The events of one stream decoded so far in a check, and the version read up to. */
 interface Decoded<E> {

@@ -180,11 +180,14 @@ describe("Property.check: the whole property in one Effect", () => {
       expect((replayed.error as Property.ModelMismatch).step).toBe(mismatch.step)
     }))
 
-  it.effect("a layer that fails to build fails the property with that layer's error", () =>
+  it.effect("a layer that fails to build fails the property with that layer's own error, after one build", () =>
     Effect.gen(function*() {
-      const broken = Layer.fail("no store today" as const).pipe(Layer.provideMerge(onMemory))
-      const failure = yield* Effect.flip(Property.check(account, model, Property.commands(command), broken, { fastCheck: { numRuns: 3 } }))
-      expect(failure.error).toBe("no store today")
-      expect(failure.runs).toBe(1)
+      let builds = 0
+      const broken = Layer.effectDiscard(Effect.suspend(() => Effect.fail(`no store today (build ${++builds})` as const))).pipe(
+        Layer.provideMerge(onMemory)
+      )
+      const error = yield* Effect.flip(Property.check(account, model, Property.commands(command), broken, { fastCheck: { numRuns: 3 } }))
+      expect(error).toBe("no store today (build 1)")
+      expect(builds).toBe(1)
     }))
 })
