@@ -3,9 +3,11 @@
  * command through the `Executor` on a store, and after every step compare the
  * state folded from the store with what a plain, obviously-correct model says.
  *
- * Use it with `@effect/vitest`'s `it.effect.prop`. fast-check prints the seed and
- * path of a failing case; pass them back as `{ fastCheck: { seed, path } }` to
- * replay that exact case. Retries sleep on the Effect clock, which
+ * {@link check} runs a whole property in one Effect (from `it.effect`), with the
+ * Executor and store built afresh for every run; {@link checkModel} checks one
+ * sequence (from `it.effect.prop`, which is slower: it builds a new `TestContext`
+ * for every run). fast-check's seed and path of a failing case replay it:
+ * `{ fastCheck: { seed, path } }`. Retries sleep on the Effect clock, which
  * {@link checkModel} replaces by a virtual one whose sleeps end at once, so no
  * real time passes and no `TestClock` is needed.
  *
@@ -51,13 +53,11 @@
  *   fc.record({ account: fc.constantFrom("a", "b"), amount: fc.integer({ min: 1, max: 100 }) }).map((c) => new Withdraw(c))
  * )
  *
- * // in a test: it.effect.prop("the account matches the model", [Property.commands(accountCommand)], ([commands]) => ...)
- * fc.assert(
- *   fc.asyncProperty(Property.commands(accountCommand, { maxLength: 10 }), (commands) =>
- *     Effect.runPromise(
- *       Property.checkModel(account, balanceModel, commands).pipe(Effect.provide(Executor.layerOn(MemoryEventStore.layer())))
- *     )),
- *   { numRuns: 20 }
+ * // in a test: it.effect("the account matches the model", () => Property.check(...))
+ * Effect.runPromise(
+ *   Property.check(account, balanceModel, Property.commands(accountCommand, { maxLength: 10 }), Executor.layerOn(MemoryEventStore.layer()), {
+ *     fastCheck: { numRuns: 20 }
+ *   })
  * )
  * ```
  *
