@@ -391,19 +391,20 @@ interface Decoded<E> {
 }
 
 /**
- * Rows of a stream from version 1 whose version is above `after`: through the
- * store's first-page read when it has one (one Effect; a `Stream` only past a
- * full page), else through `read` from `after + 1`.
+ * The rows of a stream above version `after`. Through the store's first-page
+ * read when it has one (one Effect, where `read` starts a `Stream`) as long as
+ * the stream may end within that page; past it, `read` from `after + 1`.
  */
 const rowsAfter = (
   store: EventStore.Service,
   streamId: StreamId,
   after: number
 ): Effect.Effect<Iterable<StoredEvent>, ReadError> => {
-  if (!hasFirstPage(store)) return Stream.runCollect(store.read(streamId, { from: after + 1 }))
+  const fromAfter = Stream.runCollect(store.read(streamId, { from: after + 1 }))
+  if (!hasFirstPage(store)) return fromAfter
   return Effect.flatMap(store[FirstPageTypeId](streamId, undefined), ({ page, rest }) => {
-    const fresh = Chunk.filter(page, (row) => row.version > after)
-    return rest === undefined ? Effect.succeed(fresh) : Effect.map(Stream.runCollect(rest), (more) => Chunk.appendAll(fresh, more))
+    if (rest !== undefined) return fromAfter // longer than a page: read only what is new
+    return Effect.succeed(Chunk.filter(page, (row) => row.version > after))
   })
 }
 

@@ -148,6 +148,24 @@ describe("Property.check: the whole property in one Effect", () => {
       expect(found).toEqual(Array.from({ length: 100 }, () => 0))
     }))
 
+  it.effect("streams longer than a page of the store are folded once each, whatever the page size", () =>
+    Effect.gen(function*() {
+      for (const pageSize of [1, 2, 3, 256]) {
+        yield* Property.check(
+          account,
+          model,
+          Property.commands(command, { minLength: 30, maxLength: 30 }),
+          Executor.layerOn(MemoryEventStore.layer({ pageSize })),
+          { fastCheck: { numRuns: 10 } }
+        )
+      }
+      // one account: a stream of up to 30 events, read after every command
+      const opened = [new Open({ id: "a" }), ...Array.from({ length: 12 }, (_, i) => new Deposit({ id: "a", amount: i + 1 }))]
+      yield* Property.check(account, model, fc.constant(opened), Executor.layerOn(MemoryEventStore.layer({ pageSize: 2 })), {
+        fastCheck: { numRuns: 1 }
+      })
+    }))
+
   it.effect("no event of one run is seen by the next: the same opening and deposit pass every run", () =>
     Effect.gen(function*() {
       const { found, layer } = probed()
