@@ -200,9 +200,9 @@ export interface CheckOptions<S> {
   /** How states are compared (default: `Scenario.equivalent`, structural). */
   readonly equals?: (expected: S, actual: S) => boolean
   /**
-   * `"virtual"` (default): sleeps inside a command (retry backoff, injected
-   * delays) end at once and move a virtual clock forward, in any runtime, with or
-   * without `TestClock`. `"live"`: the clock in context, real time passes.
+   * `"virtual"` (default): sleeps inside a command and in the reads that check
+   * it (retry backoff, injected delays) end at once and move a virtual clock
+   * forward, in any runtime, with or without `TestClock`. `"live"`: the clock in context, real time passes.
    * `"test"` is the same as `"virtual"` (kept from 0.1.0, which moved `TestClock`).
    */
   readonly clock?: "virtual" | "test" | "live"
@@ -226,16 +226,14 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
   model: Model<C, S, M>,
   commandList: ReadonlyArray<C>,
   options: CheckOptions<S> = {}
-): Effect.Effect<void, ModelMismatch | Executor.ExecuteError, Executor.Executor | EventStore> =>
-  Effect.gen(function*() {
+): Effect.Effect<void, ModelMismatch | Executor.ExecuteError, Executor.Executor | EventStore> => {
+  const steps = Effect.gen(function*() {
     const equals = options.equals ?? equivalent
     const store = yield* EventStore
-    const clock = options.clock === "live" ? undefined : virtualClock(yield* Clock.currentTimeMillis)
-    const run = <A, E2, R>(self: Effect.Effect<A, E2, R>) => clock === undefined ? self : Effect.withClock(self, clock)
     const decoded = new Map<string, Decoded<E>>()
     let current = model.initial
     for (const [step, command] of commandList.entries()) {
-      const outcome = yield* run(Effect.either(Executor.execute(decider, command)))
+      const outcome = yield* Effect.either(Executor.execute(decider, command))
       // `execute` dies on the pipeline's `UnexpectedInput` and retries conflicts into
       // `RetriesExhausted`, so what `isExecuteError` matches here is an `ExecuteError`.
       if (Either.isLeft(outcome) && Executor.isExecuteError(outcome.left)) {
@@ -249,6 +247,11 @@ export const checkModel = <C, S, E extends Tagged, Err, M>(
       }
     }
   })
+  // the clock is replaced once for the whole check (the store's reads after each step too)
+  return options.clock === "live"
+    ? steps
+    : Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.withClock(steps, virtualClock(now)))
+}
 
 /**
  * A property run by {@link check} failed. fast-check shrank the failing command
