@@ -310,11 +310,9 @@ export interface PropertyOptions<C, S> extends CheckOptions<S> {
  * shrunk sequence and the seed and path that replay it; a layer that does not
  * build fails it with the layer's own error.
  *
- * @example
- * ```ts
- * it.effect("accounts match a plain model", () =>
- *   Property.check(account, balanceModel, Property.commands(commandArbitrary), Executor.layerOn(MemoryEventStore.layer())))
- * ```
+ * In a test: `it.effect("accounts match a plain model", () => Property.check(account,
+ * balanceModel, Property.commands(commandArbitrary), Executor.layerOn(MemoryEventStore.layer())))`;
+ * the module's example runs one as a program.
  *
  * @since 0.2.0
  * @category combinators
