@@ -379,7 +379,7 @@ export const status: Effect.Effect<ReadonlyArray<Status>, StoreUnavailable | Inv
  * @since 0.2.0
  * @category models
  */
-export interface CompilableStatement<E> extends internal.CompilableStatement<E> {}
+export type CompilableStatement<E> = internal.CompilableStatement<E>
 
 /**
  * Runs one SQL statement per item, in order: the fast way for a handler to

@@ -7,8 +7,8 @@
  *   readSideMigration.ts). Subscriptions also poll every 2 s: a notification
  *   missed while the listener starts or after its connection dropped is found
  *   by the next poll.
- * - filtered reads: the store's global-order page query (adr/0012) with the
- *   prefix and types in its WHERE; keep it in step with `store.ts`'s.
+ * - filtered reads: the store's global-order page query (globalOrder.ts,
+ *   adr/0012) with the prefix and types in its WHERE.
  * - checkpoints: `eventfold_projections`, written in the handler's transaction
  *   and only while the row names the runner (fencing).
  * - leadership: a session advisory lock held on a connection reserved from
@@ -40,6 +40,7 @@ import { ofTransaction } from "../../internal/cursor.ts"
 import { toLogEvents } from "../../internal/keyset.ts"
 import { resolveReadAll } from "../../internal/validate.ts"
 import { rowsFetched } from "../../EventStore.ts"
+import { globalOrderEndSql, globalOrderPageSql } from "./globalOrder.ts"
 import { notifyChannel, projectionsTable } from "./readSideMigration.ts"
 
 /** How often subscriptions on PostgreSQL poll, in case a notification was missed. */
@@ -185,12 +186,7 @@ ON CONFLICT (name) DO UPDATE SET runner = excluded.runner`
             params.push(types)
             where.push(`type = ANY($${params.length + 3}::text[])`)
           }
-          const text = `SELECT position, stream_id, version, event_id, type, data::text, metadata::text,
-  floor(extract(epoch FROM recorded_at) * 1000)::float8, transaction_id::text
-FROM eventfold_events
-WHERE (transaction_id, position) > ($1::xid8, $2::int8) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-  AND ${where.join(" AND ")}
-ORDER BY eventfold_events.transaction_id, eventfold_events.position LIMIT $3`
+          const text = globalOrderPageSql(where)
           const start = after._tag === "Transaction"
             ? { transaction: after.transaction, position: after.position }
             : { transaction: "0", position: 0 }
@@ -208,12 +204,7 @@ ORDER BY eventfold_events.transaction_id, eventfold_events.position LIMIT $3`
 
     /** The last event below the visibility bound of `readAll` (events above it come after, as `readAll` yields them). */
     const end = Effect.map(
-      values(
-        "readAll",
-        `SELECT transaction_id::text, position::float8 FROM eventfold_events
-WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY eventfold_events.transaction_id DESC, eventfold_events.position DESC LIMIT 1`
-      ),
+      values("readAll", globalOrderEndSql),
       (rows) => rows[0] === undefined ? Cursor.start : ofTransaction(String(rows[0][0]), Number(rows[0][1]))
     )
 
