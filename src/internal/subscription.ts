@@ -120,8 +120,13 @@ export const batches = (store: EventStore.Service, options: BatchOptions): Strea
         Effect.raceFirst(Queue.take(wakeups), Effect.sleep(options.pollInterval)),
         Queue.takeAll(wakeups) // coalesce the wake-ups that piled up
       )
-    /** One page after the cursor (at most `pageSize` events, read with the store's own `readAll`). */
-    const page = retried(Effect.suspend(() => Stream.runCollect(Stream.take(readAfter(store, cursor, filter), pageSize))))
+    /** One page after the cursor: the store's page read, or the first `pageSize` events of its `readAll`. */
+    const readPage = readSide?.page !== undefined && readSide.page.of === store.readAll ? readSide.page.read : undefined
+    const page = retried(Effect.suspend(() =>
+      readPage !== undefined
+        ? readPage(cursor, filter)
+        : Stream.runCollect(Stream.take(readAfter(store, cursor, filter), pageSize))
+    ))
     // after a short page: end (catching up) or wait, then read again (live)
     let atEnd = false
     const next: Effect.Effect<Batch, Option.Option<ReadError>> = Effect.suspend(() => {
