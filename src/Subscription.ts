@@ -50,6 +50,7 @@
  *
  * @since 0.2.0
  */
+import type * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as Duration from "effect/Duration"
@@ -114,6 +115,21 @@ export interface ReadSide {
   readonly pollInterval: Duration.Duration
   /** Checkpoints and leadership of projections. */
   readonly checkpoints: CheckpointStore
+  /**
+   * One page of the log as one effect, used instead of starting a `readAll`
+   * stream per page, but only while the store's `readAll` is `of` (a wrapper
+   * that replaces `readAll`, to instrument it or inject faults, is read
+   * through its `readAll`). `read(after, options)` is the first page
+   * `of({ ...options, after })` would yield: at most `pageSize` events passing
+   * the filters, in log order. Optional.
+   */
+  readonly page?: {
+    readonly of: EventStore.Service["readAll"]
+    readonly read: (
+      after: Cursor,
+      options: { readonly pageSize: number; readonly streamPrefix?: string | undefined; readonly types?: ReadonlyArray<string> | undefined }
+    ) => Effect.Effect<Chunk.Chunk<StoredEvent>, ReadError>
+  }
 }
 
 /**

@@ -102,6 +102,60 @@ export const readSideCases = (label: string, database: Database, options: { read
         expect(status.checkpoint).toEqual({ cursor: log[1]!.cursor, position: log[1]!.position })
       }).pipe(Effect.scoped))
 
+    it.live("executeEach runs one statement per event in the batch's transaction, statements of any shape, and a failing one stops the projection before its event", () =>
+      Effect.gen(function*() {
+        const open = yield* database
+        const ctx = yield* Layer.build(open())
+        const inCtx = <A, E>(effect: Effect.Effect<A, E, EventStore.EventStore | SqlClient.SqlClient>) => Effect.provide(effect, ctx)
+        yield* inCtx(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          Effect.all([
+            sql`CREATE TABLE each_counts (stream_id TEXT PRIMARY KEY, n INTEGER NOT NULL, last_version INTEGER NOT NULL)`,
+            sql`CREATE TABLE each_odd (event_id TEXT PRIMARY KEY, amount INTEGER NOT NULL CHECK (amount < 500))`,
+            sql`CREATE TABLE each_even (event_id TEXT PRIMARY KEY, amount INTEGER NOT NULL)`
+          ])))
+        yield* inCtx(appendTo("e-1", [new Deposited({ amount: 1 }), new Deposited({ amount: 2 }), new Withdrawn({ amount: 3 })]))
+        yield* inCtx(appendTo("e-2", [new Deposited({ amount: 4 }), new Deposited({ amount: 5 })]))
+        const counting = Projection.make({
+          name: "each",
+          codec,
+          handle: (events: ReadonlyArray<Event.RecordedEvent<AccountEvent>>) =>
+            Effect.flatMap(SqlClient.SqlClient, (sql) =>
+              Effect.zipRight(
+                Projection.executeEach(events, (event) =>
+                  sql`INSERT INTO each_counts (stream_id, n, last_version) VALUES (${event.streamId}, 1, ${event.version})
+                    ON CONFLICT (stream_id) DO UPDATE SET n = each_counts.n + 1, last_version = excluded.last_version`),
+                // two shapes in turn, and an identifier: each statement still writes where it says
+                Projection.executeEach(events, (event) =>
+                  event.data.amount % 2 === 1
+                    ? sql`INSERT INTO ${sql("each_odd")} (event_id, amount) VALUES (${event.eventId}, ${event.data.amount})`
+                    : sql`INSERT INTO each_even (amount, event_id) VALUES (${event.data.amount}, ${event.eventId})`)
+              ))
+        })
+        yield* inCtx(Stream.runDrain(Projection.rebuild(counting, { ...fast, batchSize: 4, reset: Effect.void })))
+        const rows = <A extends object>(query: (sql: SqlClient.SqlClient) => Effect.Effect<ReadonlyArray<A>, unknown>) =>
+          inCtx(Effect.flatMap(SqlClient.SqlClient, query))
+        expect(yield* rows((sql) => sql`SELECT stream_id, n, last_version FROM each_counts ORDER BY stream_id`)).toEqual([
+          { stream_id: "e-1", n: 3, last_version: 3 },
+          { stream_id: "e-2", n: 2, last_version: 2 }
+        ])
+        const amounts = (table: "each_odd" | "each_even") =>
+          Effect.map(rows<{ amount: number }>((sql) => sql`SELECT amount FROM ${sql(table)} ORDER BY amount`), (r) => r.map((x) => Number(x.amount)))
+        expect(yield* amounts("each_odd")).toEqual([1, 3, 5])
+        expect(yield* amounts("each_even")).toEqual([2, 4])
+        // outside a transaction each statement runs as an effect
+        yield* inCtx(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          Projection.executeEach([7, 9], (n) => sql`INSERT INTO each_odd (event_id, amount) VALUES (${`x-${n}`}, ${n})`)))
+        expect(yield* amounts("each_odd")).toEqual([1, 3, 5, 7, 9])
+        // 777 breaks the CHECK: the batch fails, the events before it are committed, the checkpoint stops before it
+        yield* inCtx(appendTo("e-3", [new Deposited({ amount: 11 }), new Deposited({ amount: 777 }), new Deposited({ amount: 13 })]))
+        const error = yield* Effect.flip(inCtx(Projection.run(counting, { ...fast, batchSize: 10 })))
+        expect(error).toMatchObject({ _tag: "ProjectionFailed", streamId: "e-3", version: 2 })
+        expect(yield* amounts("each_odd")).toEqual([1, 3, 5, 7, 9, 11])
+        const status = Option.getOrThrow(yield* inCtx(statusOf("each")))
+        const log = Chunk.toReadonlyArray(yield* inCtx(Stream.runCollect(Subscription.catchUp())))
+        expect(status.checkpoint).toEqual({ cursor: log[5]!.cursor, position: log[5]!.position })
+      }).pipe(Effect.scoped))
+
     it.live("filters are applied in SQL: only matching rows are fetched", () =>
       Effect.gen(function*() {
         const open = yield* database

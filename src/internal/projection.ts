@@ -5,6 +5,7 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -145,8 +146,30 @@ const applyBatch = <E, Err, R>(
     return decoded.length
   })
 
-const updateLag = (checkpoints: CheckpointStore, name: string, position: number) =>
-  Effect.flatMap(checkpoints.head, (head) => Metric.set(Metric.tagged(lag, "projection", name), Math.max(head - position, 0))).pipe(
+/** How long a head read stays fresh while the runner is behind it. */
+const headRefresh = 1000
+
+/**
+ * The head of the log as the runner knows it: read again only when a batch
+ * reaches it or after a second, not after every batch (catching up from far
+ * behind, the head is read once a second instead of once a batch).
+ */
+const knownHead = <X>(head: Effect.Effect<number, X>) => {
+  let value = -1
+  let readAt = 0
+  return (position: number): Effect.Effect<number, X> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      position < value && now - readAt < headRefresh
+        ? Effect.succeed(value)
+        : Effect.map(head, (read) => {
+          value = read
+          readAt = now
+          return read
+        }))
+}
+
+const updateLag = (head: (position: number) => Effect.Effect<number, StoreUnavailable>, name: string, position: number) =>
+  Effect.flatMap(head(position), (read) => Metric.set(Metric.tagged(lag, "projection", name), Math.max(read - position, 0))).pipe(
     Effect.ignore
   )
 
@@ -175,10 +198,11 @@ export const run = <E, Err, R>(
       yield* Effect.logDebug(`projection ${projection.name}: ${resolved.runner} leads`)
       const checkpoint = yield* retried(checkpoints.load(projection.name))
       const after = Option.match(checkpoint, { onNone: () => start, onSome: (c) => c.cursor })
+      const head = knownHead(checkpoints.head)
       const processing = Stream.runForEach(batches(store, resolved.batch(after, true)), (batch) =>
         Effect.zipRight(
           applyBatch(projection, checkpoints, resolved.runner, resolved, options, batch),
-          updateLag(checkpoints, projection.name, batch.position)
+          updateLag(head, projection.name, batch.position)
         ))
       return yield* Effect.raceFirst(processing, lost)
     }))
@@ -203,12 +227,13 @@ export const rebuild = <E, Err, R, Err2, R2>(
     const lost = yield* retried(checkpoints.lead(projection.name, resolved.runner, { leaseDuration: resolved.leaseDuration }))
     yield* retried(checkpoints.commit(projection.name, resolved.runner, { cursor: start, position: 0 }, options.reset))
     const started = yield* Clock.currentTimeMillis
+    const knownHeadAt = knownHead(retried(checkpoints.head))
     let processed = 0
     return batches(store, resolved.batch(start, false)).pipe(
       Stream.mapEffect((batch) =>
         Effect.gen(function*() {
           processed += yield* applyBatch(projection, checkpoints, resolved.runner, resolved, options, batch)
-          const head = yield* retried(checkpoints.head)
+          const head = yield* knownHeadAt(batch.position)
           yield* Metric.set(Metric.tagged(lag, "projection", projection.name), Math.max(head - batch.position, 0))
           const now = yield* Clock.currentTimeMillis
           const seconds = Math.max(now - started, 1) / 1000
@@ -226,3 +251,82 @@ export const status: Effect.Effect<ReadonlyArray<Status>, StoreUnavailable | Inv
     return records.map((record): Status => ({ ...record, head, lag: Math.max(head - record.checkpoint.position, 0) }))
   }
 )
+
+/** What `executeEach` needs of a statement: `@effect/sql`'s `Statement` has it. */
+export interface CompilableStatement<E> extends Effect.Effect<unknown, E> {
+  readonly compile: () => readonly [string, ReadonlyArray<unknown>]
+}
+
+interface Connection {
+  readonly executeRaw: (sql: string, params: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
+}
+
+/**
+ * `@effect/sql`'s transaction connection, found by its key: the core does not
+ * import `@effect/sql` (an optional peer); tags with the same key are the same
+ * service.
+ */
+const TransactionConnection = Context.GenericTag<readonly [Connection, number]>("@effect/sql/SqlClient/TransactionConnection")
+
+/** A segment of an `@effect/sql` statement, as far as `executeEach` looks. */
+interface Segment {
+  readonly _tag: string
+  readonly value?: unknown
+  readonly params?: unknown
+}
+
+/**
+ * The compiled text of a statement made only of literal text and parameters,
+ * kept to compile the next statement of the same shape without building its
+ * text again: the same literals (the same tagged template) with other values.
+ */
+interface Shape {
+  readonly segments: ReadonlyArray<Segment>
+  readonly text: string
+  readonly parameters: number
+}
+
+const simpleShape = (segments: ReadonlyArray<Segment> | undefined, text: string): Shape | undefined => {
+  if (segments === undefined) return undefined
+  let parameters = 0
+  for (const segment of segments) {
+    if (segment._tag === "Parameter") parameters++
+    else if (segment._tag !== "Literal" || segment.params !== undefined) return undefined
+  }
+  return { segments, text, parameters }
+}
+
+/** The parameters of `segments` when they have `shape`'s literals, else undefined. */
+const parametersLike = (shape: Shape, segments: ReadonlyArray<Segment> | undefined): Array<unknown> | undefined => {
+  const known = shape.segments
+  if (segments === undefined || segments.length !== known.length) return undefined
+  const params = new Array<unknown>(shape.parameters)
+  let p = 0
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!
+    const like = known[i]!
+    if (segment._tag !== like._tag) return undefined
+    if (segment._tag === "Parameter") params[p++] = segment.value
+    else if (segment.value !== like.value || segment.params !== undefined) return undefined
+  }
+  return params
+}
+
+export const executeEach = <A, E>(
+  items: Iterable<A>,
+  statement: (item: A) => CompilableStatement<E>
+): Effect.Effect<void, E> =>
+  Effect.flatMap(Effect.serviceOption(TransactionConnection), (transaction) => {
+    if (Option.isNone(transaction)) return Effect.forEach(items, statement, { discard: true })
+    const connection = transaction.value[0]
+    let shape: Shape | undefined
+    return Effect.forEach(items, (item) => {
+      const next = statement(item)
+      const segments = (next as { readonly segments?: ReadonlyArray<Segment> }).segments
+      const params = shape === undefined ? undefined : parametersLike(shape, segments)
+      if (params !== undefined) return connection.executeRaw(shape!.text, params) as Effect.Effect<unknown, E>
+      const [text, compiled] = next.compile()
+      shape = simpleShape(segments, text)
+      return connection.executeRaw(text, compiled) as Effect.Effect<unknown, E>
+    }, { discard: true })
+  })

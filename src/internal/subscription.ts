@@ -85,9 +85,17 @@ export const endByReading = (store: EventStore.Service): Effect.Effect<Cursor, R
   )
 
 /**
- * The log after `options.after` in page-sized batches. A store failure is
- * retried on `options.retry` from the last cursor (nothing is yielded twice or
- * skipped); when the schedule gives up, the stream fails with it.
+ * The log after `options.after` in page-sized batches: one `readAll` page per
+ * batch, read from the cursor of the batch before. A page shorter than the
+ * page size is the end of the log for now: the stream then ends (catching up)
+ * or waits for a wake-up or the poll interval (live). A store failure is
+ * retried on `options.retry` from the same cursor (nothing is yielded twice
+ * or skipped); when the schedule gives up, the stream fails with it.
+ *
+ * Each page is read by a pull of its own, not by one long stream of the whole
+ * log: a batch holds nothing of the batches before it (a stream retried as a
+ * whole keeps every element it has passed alive until it ends, which makes a
+ * long catch-up spend its time in the garbage collector).
  */
 export const batches = (store: EventStore.Service, options: BatchOptions): Stream.Stream<Batch, ReadError> =>
   Stream.unwrapScoped(Effect.gen(function*() {
@@ -104,42 +112,38 @@ export const batches = (store: EventStore.Service, options: BatchOptions): Strea
       ? yield* retried(readSide !== undefined ? readSide.end : endByReading(store))
       : options.after
     const keep = predicate(options)
-    const filter = { streamPrefix: options.streamPrefix, types: options.types }
+    const pageSize = options.pageSize
+    const filter = { streamPrefix: options.streamPrefix, types: options.types, pageSize }
     const wait: Effect.Effect<void> = wakeups === undefined
       ? Effect.sleep(options.pollInterval)
       : Effect.zipRight(
         Effect.raceFirst(Queue.take(wakeups), Effect.sleep(options.pollInterval)),
         Queue.takeAll(wakeups) // coalesce the wake-ups that piled up
       )
-    const toBatch = (raw: Chunk.Chunk<StoredEvent>): Batch => {
-      const last = Chunk.lastNonEmpty(raw as Chunk.NonEmptyChunk<StoredEvent>)
-      cursor = cursorOf(last)
-      return { events: keep === undefined ? raw : Chunk.filter(raw, keep), cursor, position: last.position }
-    }
-    /**
-     * One pass: a single `readAll` from the cursor to the end of the log, a
-     * batch per page. A store failure restarts the pass from the cursor of the
-     * last batch (`cursor` is read when the pass is built), on `options.retry`.
-     */
-    let passFound = true
-    const pass = Stream.suspend(() => {
-      passFound = false
-      return readAfter(store, cursor, { ...filter, pageSize: options.pageSize }).pipe(
-        Stream.chunks,
-        Stream.filter((chunk) => Chunk.isNonEmpty(chunk)),
-        Stream.map((chunk) => {
-          passFound = true
-          return toBatch(chunk)
-        })
-      )
-    }).pipe(
-      Stream.retry(Schedule.intersect(options.retry, Schedule.recurWhile((error) => error instanceof StoreUnavailable)))
-    )
-    // passes one after another; when one found nothing, wait (live) or end
-    const next: Effect.Effect<void, Option.Option<never>> = Effect.suspend(() =>
-      passFound ? Effect.void : options.live ? wait : Effect.fail(Option.none())
-    )
-    return Stream.flatMap(Stream.repeatEffectOption(next), () => pass)
+    /** One page after the cursor: the store's page read, or the first `pageSize` events of its `readAll`. */
+    const readPage = readSide?.page !== undefined && readSide.page.of === store.readAll ? readSide.page.read : undefined
+    const page = retried(Effect.suspend(() =>
+      readPage !== undefined
+        ? readPage(cursor, filter)
+        : Stream.runCollect(Stream.take(readAfter(store, cursor, filter), pageSize))
+    ))
+    // after a short page: end (catching up) or wait, then read again (live)
+    let atEnd = false
+    const next: Effect.Effect<Batch, Option.Option<ReadError>> = Effect.suspend(() => {
+      if (atEnd && !options.live) return Effect.fail(Option.none())
+      const read = atEnd ? Effect.zipRight(wait, page) : page
+      return Effect.matchEffect(read, {
+        onFailure: (error) => Effect.fail(Option.some(error)),
+        onSuccess: (raw) => {
+          atEnd = Chunk.size(raw) < pageSize
+          if (Chunk.isEmpty(raw)) return next
+          const last = Chunk.unsafeLast(raw)
+          cursor = cursorOf(last)
+          return Effect.succeed({ events: keep === undefined ? raw : Chunk.filter(raw, keep), cursor, position: last.position })
+        }
+      })
+    })
+    return Stream.repeatEffectOption(next)
   }))
 
 /** Resolves the public options against a store. */

@@ -7,8 +7,8 @@
  *   readSideMigration.ts). Subscriptions also poll every 2 s: a notification
  *   missed while the listener starts or after its connection dropped is found
  *   by the next poll.
- * - filtered reads: the store's global-order page query (adr/0012) with the
- *   prefix and types in its WHERE; keep it in step with `store.ts`'s.
+ * - filtered reads: the store's global-order page query (globalOrder.ts,
+ *   adr/0012) with the prefix and types in its WHERE.
  * - checkpoints: `eventfold_projections`, written in the handler's transaction
  *   and only while the row names the runner (fencing).
  * - leadership: a session advisory lock held on a connection reserved from
@@ -40,6 +40,7 @@ import { ofTransaction } from "../../internal/cursor.ts"
 import { toLogEvents } from "../../internal/keyset.ts"
 import { resolveReadAll } from "../../internal/validate.ts"
 import { rowsFetched } from "../../EventStore.ts"
+import { globalOrderEndSql, globalOrderPageSql } from "./globalOrder.ts"
 import { notifyChannel, projectionsTable } from "./readSideMigration.ts"
 
 /** How often subscriptions on PostgreSQL poll, in case a notification was missed. */
@@ -163,8 +164,41 @@ ON CONFLICT (name) DO UPDATE SET runner = excluded.runner`
     )
 
     // ---- filtered reads: the global-order page query of the store, with the filter in its WHERE
+    /** The filter's conditions (parameters from `$4`) and their parameters. */
+    const filterOf = (prefix: string | undefined, types: ReadonlyArray<string> | undefined) => {
+      const params: Array<unknown> = []
+      const where: Array<string> = []
+      if (prefix !== undefined) {
+        params.push(prefix)
+        where.push(`left(stream_id, length($${params.length + 3})) = $${params.length + 3}`)
+      }
+      if (types !== undefined && types.length > 0) {
+        params.push(types)
+        where.push(`type = ANY($${params.length + 3}::text[])`)
+      }
+      return { text: globalOrderPageSql(where), params }
+    }
+    const unfiltered = filterOf(undefined, undefined)
+    interface At {
+      readonly transaction: string
+      readonly position: number
+    }
+    /** One page after `at`: the events and the cursor of its last row (none when the page is short: the end). */
+    const fetchPage = (query: { readonly text: string; readonly params: ReadonlyArray<unknown> }, at: At, pageSize: number) =>
+      Effect.flatMap(values("read", query.text, [at.transaction, at.position, pageSize, ...query.params]), (rows) => {
+        const last = rows[rows.length - 1]
+        const more = rows.length < pageSize || last === undefined
+          ? Option.none<At>()
+          : Option.some({ transaction: String(last[8]), position: Number(last[0]) })
+        return Effect.zipRight(
+          Metric.incrementBy(rowsFetched, rows.length),
+          Effect.map(toLogEvents(rows), (chunk) => [chunk, more] as const)
+        )
+      })
+    const prefixOf = (prefix: string | undefined) => prefix !== undefined && prefix !== "" ? prefix : undefined
+
     const readAll: EventStore.Service["readAll"] = (options) => {
-      const prefix = options?.streamPrefix !== undefined && options.streamPrefix !== "" ? options.streamPrefix : undefined
+      const prefix = prefixOf(options?.streamPrefix)
       const types = options?.types
       if (prefix === undefined && types === undefined) return service.readAll(options)
       const keep = predicate(options ?? {})
@@ -175,45 +209,36 @@ ON CONFLICT (name) DO UPDATE SET runner = excluded.runner`
           if (after._tag === "Position" && after.position !== 0) {
             return keep === undefined ? service.readAll(options) : Stream.filter(service.readAll(options), keep)
           }
-          const params: Array<unknown> = []
-          const where: Array<string> = []
-          if (prefix !== undefined) {
-            params.push(prefix)
-            where.push(`left(stream_id, length($${params.length + 3})) = $${params.length + 3}`)
-          }
-          if (types !== undefined && types.length > 0) {
-            params.push(types)
-            where.push(`type = ANY($${params.length + 3}::text[])`)
-          }
-          const text = `SELECT position, stream_id, version, event_id, type, data::text, metadata::text,
-  floor(extract(epoch FROM recorded_at) * 1000)::float8, transaction_id::text
-FROM eventfold_events
-WHERE (transaction_id, position) > ($1::xid8, $2::int8) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-  AND ${where.join(" AND ")}
-ORDER BY eventfold_events.transaction_id, eventfold_events.position LIMIT $3`
-          const start = after._tag === "Transaction"
+          const query = filterOf(prefix, types)
+          const start: At = after._tag === "Transaction"
             ? { transaction: after.transaction, position: after.position }
             : { transaction: "0", position: 0 }
-          return Stream.paginateChunkEffect(start, (cursor) =>
-            Effect.flatMap(values("read", text, [cursor.transaction, cursor.position, pageSize, ...params]), (rows) => {
-              const last = rows[rows.length - 1]
-              const more = rows.length < pageSize || last === undefined
-                ? Option.none<typeof start>()
-                : Option.some({ transaction: String(last[8]), position: Number(last[0]) })
-              return Effect.as(Metric.incrementBy(rowsFetched, rows.length), [rows, more] as const)
-            }).pipe(Effect.flatMap(([rows, more]) => Effect.map(toLogEvents(rows), (chunk) => [chunk, more] as const))))
+          return Stream.paginateChunkEffect(start, (at) => fetchPage(query, at, pageSize))
         }
       })
     }
 
+    /** `readAll`'s first page as one effect (subscriptions and projections read page by page). */
+    const page: NonNullable<ReadSide["page"]>["read"] = (after, options) =>
+      Either.match(resolveReadAll({ after, pageSize: options.pageSize }), {
+        onLeft: (error) => Effect.fail(error),
+        onRight: ({ after: parsed, pageSize }) => {
+          // a position cursor (not made by this store): whatever readAll makes of it
+          if (parsed._tag === "Position" && parsed.position !== 0) {
+            return Stream.runCollect(Stream.take(readAll({ ...options, after }), pageSize))
+          }
+          const prefix = prefixOf(options.streamPrefix)
+          const query = prefix === undefined && options.types === undefined ? unfiltered : filterOf(prefix, options.types)
+          const at: At = parsed._tag === "Transaction"
+            ? { transaction: parsed.transaction, position: parsed.position }
+            : { transaction: "0", position: 0 }
+          return Effect.map(fetchPage(query, at, pageSize), ([chunk]) => chunk)
+        }
+      })
+
     /** The last event below the visibility bound of `readAll` (events above it come after, as `readAll` yields them). */
     const end = Effect.map(
-      values(
-        "readAll",
-        `SELECT transaction_id::text, position::float8 FROM eventfold_events
-WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY eventfold_events.transaction_id DESC, eventfold_events.position DESC LIMIT 1`
-      ),
+      values("readAll", globalOrderEndSql),
       (rows) => rows[0] === undefined ? Cursor.start : ofTransaction(String(rows[0][0]), Number(rows[0][1]))
     )
 
@@ -221,7 +246,8 @@ ORDER BY eventfold_events.transaction_id DESC, eventfold_events.position DESC LI
       wakeups,
       end,
       pollInterval,
-      checkpoints: { load, commit, lead, list, head }
+      checkpoints: { load, commit, lead, list, head },
+      page: { of: readAll, read: page }
     }
 
     return { ...service, readAll, readSide }

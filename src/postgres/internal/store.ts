@@ -29,6 +29,7 @@ import { resolveReadAll } from "../../internal/validate.ts"
 import * as Migrator from "../../internal/migrator.ts"
 import { transaction } from "../../internal/transaction.ts"
 import { classifyAppend, driverError, isConnectionLost, isStrayCancel } from "./errors.ts"
+import { globalOrderPageSql } from "./globalOrder.ts"
 import { appendFunction, eventsTable, migrations as migrationRecord } from "./migrations.ts"
 
 /** A StoreUnavailable caused by a lost connection (not a timeout, not a failed COMMIT of the caller). */
@@ -66,22 +67,8 @@ const readBackwardSql = `WITH head AS (
 SELECT ${streamColumns} FROM ${eventsTable}, head
 WHERE stream_id = $1 AND version <= head.top AND version > head.top - $3::int8 ORDER BY version DESC`
 
-/**
- * One page of the global log: the rows after the cursor `($1, $2)` in
- * `(transaction_id, position)` order, written by transactions older than every
- * transaction still running (`pg_snapshot_xmin` of this statement's snapshot).
- * Every transaction id below that bound belongs to a transaction that has
- * ended, and every transaction that starts later gets a larger id, so no row
- * can ever appear below the bound after this read: a reader never passes an
- * event that commits later. Rows of aborted transactions are never visible.
- * Served by the `(transaction_id, position)` index. The ORDER BY names the
- * table's columns: a bare `transaction_id` would sort by the output column of
- * that name, the id as text ('1001' < '997').
- */
-const readAllSql = `SELECT position, stream_id, version, event_id, type, data::text, metadata::text, ${recordedAtMs}, transaction_id::text
-FROM ${eventsTable}
-WHERE (transaction_id, position) > ($1::xid8, $2::int8) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY ${eventsTable}.transaction_id, ${eventsTable}.position LIMIT $3`
+/** One page of the global log (globalOrder.ts, shared with the read side). */
+const readAllSql = globalOrderPageSql()
 
 /** Each stream's last version (0 when it has none), in the order given. */
 const headsSql = `SELECT coalesce((SELECT max(e.version) FROM ${eventsTable} e WHERE e.stream_id = w.stream_id), 0)

@@ -86,6 +86,28 @@ export const withReadSide = (
       withBusyRetry(operation)(Effect.map(sql.unsafe(text, params).raw, (result) => (result as RunResult).changes))
 
     // ---- filtered reads
+    /** The page query after a position, with the filter in its WHERE (parameters: after, filter..., limit). */
+    const pageQuery = (prefix: string | undefined, types: ReadonlyArray<string> | undefined) => {
+      const where = [`position > ?`]
+      const filterParams: Array<unknown> = []
+      if (prefix !== undefined) {
+        where.push("substr(stream_id, 1, length(?)) = ?")
+        filterParams.push(prefix, prefix)
+      }
+      if (types !== undefined && types.length > 0) {
+        where.push(`type IN (${types.map(() => "?").join(", ")})`)
+        filterParams.push(...types)
+      }
+      return { text: `SELECT ${columns} FROM ${eventsTable} WHERE ${where.join(" AND ")} ORDER BY position LIMIT ?`, filterParams }
+    }
+    const unfilteredPage = pageQuery(undefined, undefined)
+    /** One page: the rows, through the store's own row checks (a corrupt row fails with EventDecodeError). */
+    const fetchPage = (query: { readonly text: string; readonly filterParams: ReadonlyArray<unknown> }, after: number, pageSize: number) =>
+      values("read", query.text, [after, ...query.filterParams, pageSize]).pipe(
+        Effect.tap((rows) => Metric.incrementBy(rowsFetched, rows.length)),
+        Effect.flatMap(toLogEvents)
+      )
+
     const readAll: EventStore.Service["readAll"] = (options) => {
       const prefix = options?.streamPrefix !== undefined && options.streamPrefix !== "" ? options.streamPrefix : undefined
       const types = options?.types
@@ -93,29 +115,23 @@ export const withReadSide = (
       return Either.match(resolveReadAllByPosition(options), {
         onLeft: (error) => Stream.fail(error),
         onRight: ({ after, pageSize }) => {
-          const where = [`position > ?`]
-          const filterParams: Array<unknown> = []
-          if (prefix !== undefined) {
-            where.push("substr(stream_id, 1, length(?)) = ?")
-            filterParams.push(prefix, prefix)
-          }
-          if (types !== undefined && types.length > 0) {
-            where.push(`type IN (${types.map(() => "?").join(", ")})`)
-            filterParams.push(...types)
-          }
-          const text = `SELECT ${columns} FROM ${eventsTable} WHERE ${where.join(" AND ")} ORDER BY position LIMIT ?`
+          const query = pageQuery(prefix, types)
           return Stream.paginateChunkEffect(after, (cursor) =>
-            values("read", text, [cursor, ...filterParams, pageSize]).pipe(
-              Effect.tap((rows) => Metric.incrementBy(rowsFetched, rows.length)),
-              // the store's own row checks: a corrupt row fails the read with EventDecodeError
-              Effect.flatMap((rows) =>
-                Effect.map(toLogEvents(rows), (chunk) => {
-                  const last = Chunk.last(chunk)
-                  return [chunk, rows.length < pageSize ? Option.none() : Option.map(last, (e) => e.position)] as const
-                })
-              )
-            ))
+            Effect.map(fetchPage(query, cursor, pageSize), (chunk) => {
+              const last = Chunk.last(chunk)
+              return [chunk, Chunk.size(chunk) < pageSize ? Option.none() : Option.map(last, (e) => e.position)] as const
+            }))
         }
+      })
+    }
+
+    /** `readAll`'s first page as one effect (subscriptions and projections read page by page). */
+    const page: NonNullable<ReadSide["page"]>["read"] = (after, options) => {
+      const prefix = options.streamPrefix !== undefined && options.streamPrefix !== "" ? options.streamPrefix : undefined
+      return Either.match(resolveReadAllByPosition({ after, pageSize: options.pageSize }), {
+        onLeft: (error) => Effect.fail(error),
+        onRight: ({ after, pageSize }) =>
+          fetchPage(prefix === undefined && options.types === undefined ? unfilteredPage : pageQuery(prefix, options.types), after, pageSize)
       })
     }
 
@@ -217,7 +233,8 @@ WHERE ${projectionsTable}.runner IS NULL OR ${projectionsTable}.runner = exclude
       wakeups: PubSub.subscribe(pubsub),
       end: Effect.map(head, ofPosition),
       pollInterval,
-      checkpoints: { load, commit, lead, list, head }
+      checkpoints: { load, commit, lead, list, head },
+      page: { of: readAll, read: page }
     }
 
     return {
