@@ -29,7 +29,7 @@ import { resolveReadAll } from "../../internal/validate.ts"
 import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
 import { transaction } from "../../internal/transaction.ts"
 import { classifyAppend, driverError, isConnectionLost, isStrayCancel } from "./errors.ts"
-import { appendFunction, eventsTable, migrations as migrationRecord, migrationsTable } from "./migrations.ts"
+import { appendFunction, eventsTable, migrations as migrationRecord, migrationsTable, readForwardFunction } from "./migrations.ts"
 
 /** A StoreUnavailable caused by a lost connection (not a timeout, not a failed COMMIT of the caller). */
 const lostConnection = (error: StoreUnavailable): boolean =>
@@ -52,13 +52,12 @@ const streamColumns = `position, version, event_id, type, data::text, metadata::
  * error, never a silently short stream), a full page followed by none is the
  * end without one more round trip. Parameters are `int8` so any `from` a caller
  * passes stays in range. (adr/0003)
+ *
+ * The statement lives in the function `eventfold_read_forward` (migration 5),
+ * whose plan the server caches per session: `@effect/sql-pg` sends statements
+ * unnamed, so sent as text it was parsed and planned on every read (adr/0007).
  */
-const readForwardSql = `(SELECT ${streamColumns} FROM ${eventsTable}
-  WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version)
-UNION ALL
-(SELECT ${streamColumns} FROM ${eventsTable}
-  WHERE stream_id = $1 AND version >= $2::int8 + $3::int8 ORDER BY version LIMIT 1)
-ORDER BY version`
+const readForwardSql = `SELECT * FROM ${readForwardFunction}($1, $2::int8, $3::int8)`
 /** Backward pages start at the stream's head when `from` is beyond it (one index probe). */
 const readBackwardSql = `WITH head AS (
   SELECT least($2::int8, coalesce(max(version), 0)) AS top FROM ${eventsTable} WHERE stream_id = $1
