@@ -1,14 +1,17 @@
 /**
  * PostgreSQL appends under concurrent writers (issue #15, adr/0012): single-event
  * appends to distinct streams by 1, 8 and 32 writers, eventfold against the raw
- * driver (`pg` INSERT of the same row, autocommit) on the same server made
- * durable (`fsync`, `synchronous_commit`, `full_page_writes` on). Reports
+ * driver (`pg` INSERT of the same row, autocommit) on the same server: the
+ * embedded test server (fsync off) and an embedded durable one (`fsync`,
+ * `synchronous_commit`, `full_page_writes` on), or only the server at
+ * `EVENTFOLD_TEST_PG_URL` when it is set. Reports
  * appends/s, p99 latency, and, for eventfold, the lag of a tailing reader
  * (`readAll` resumed from its cursor in a loop) behind each event's append
  * (p50, p99).
  *
  *   npx tsx test/bench/pgWriters.ts            # or as part of npm run bench
  *   BENCH_WRITERS_SECONDS=10 npx tsx test/bench/pgWriters.ts
+ *   BENCH_WRITERS=8,32 BENCH_WRITERS_NOTIFY=both npx tsx test/bench/pgWriters.ts   # also without the NOTIFY trigger
  */
 import { Chunk, Context, Effect, Layer, Redacted, Stream } from "effect"
 import type { Event } from "eventfold"
@@ -18,6 +21,7 @@ import pg from "pg"
 import { createBenchDatabase, startPgServer, withClient } from "./pgServer.ts"
 
 export interface WritersResult {
+  readonly durable: boolean
   readonly writers: number
   readonly raw: number
   readonly eventfold: number
@@ -112,24 +116,34 @@ const runEventfold = (url: string, writers: number) =>
     return { rate: count / seconds, p99: quantile(latencies, 0.99), lagP50: quantile(lags, 0.5), lagP99: quantile(lags, 0.99) }
   }))
 
-/** Runs the writer cases on the bench server at `adminUrl` (made durable for the run). */
-export const runPgWriters = async (adminUrl: string, log: (line: string) => void): Promise<Array<WritersResult>> => {
-  await withClient(adminUrl, async (client) => {
-    await client.query("ALTER SYSTEM SET fsync = on")
-    await client.query("ALTER SYSTEM SET synchronous_commit = on")
-    await client.query("ALTER SYSTEM SET full_page_writes = on")
-    await client.query("SELECT pg_reload_conf()")
-  })
+const writerCounts = (process.env["BENCH_WRITERS"] ?? "1,8,32").split(",").map((w) => Number(w.trim()))
+
+/**
+ * Runs the writer cases on the server at `adminUrl` (in a fresh database).
+ * With `withoutNotify`, eventfold is also measured with the read side's NOTIFY
+ * trigger (migration 3) disabled in that database, to show what the
+ * notification costs at commit (a measurement only: live subscriptions need it).
+ */
+export const runPgWriters = async (
+  adminUrl: string,
+  log: (line: string) => void,
+  options: { readonly withoutNotify?: boolean } = {}
+): Promise<Array<WritersResult>> => {
   const db = await createBenchDatabase(adminUrl)
   try {
     const settings = await withClient(db.url, (client) =>
-      client.query("SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc"))
-    log(`durability: ${JSON.stringify(settings.rows[0])}; ${seconds} s per case`)
+      client.query<{ fsync: string; sc: string }>(
+        "SELECT current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc"
+      ))
+    const row = settings.rows[0]!
+    const durable = row.fsync === "on" && row.sc !== "off"
+    log(`${durable ? "DURABLE" : "NOT durable"} server (fsync ${row.fsync}, synchronous_commit ${row.sc}); ${seconds} s per case`)
     const results: Array<WritersResult> = []
-    for (const writers of [1, 8, 32]) {
+    for (const writers of writerCounts) {
       const raw = await runRaw(db.url, writers)
       const ef = await Effect.runPromise(runEventfold(db.url, writers))
-      const result = {
+      const result: WritersResult = {
+        durable,
         writers,
         raw: raw.rate,
         eventfold: ef.rate,
@@ -144,17 +158,41 @@ export const runPgWriters = async (adminUrl: string, log: (line: string) => void
       )
       results.push(result)
     }
+    if (options.withoutNotify === true) {
+      await withClient(db.url, (client) => client.query("ALTER TABLE eventfold_events DISABLE TRIGGER eventfold_events_notify"))
+      for (const writers of writerCounts) {
+        const ef = await Effect.runPromise(runEventfold(db.url, writers))
+        const raw = results.find((r) => r.writers === writers)!.raw
+        log(
+          `writers ${writers}, NOTIFY trigger disabled: eventfold ${ef.rate.toFixed(0)}/s (p99 ${ef.p99.toFixed(1)} ms, ` +
+            `${(ef.rate / raw).toFixed(2)} of raw)`
+        )
+      }
+    }
     return results
   } finally {
     await db.drop()
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const server = await startPgServer()
-  try {
-    await runPgWriters(server.url, (line) => console.log(line))
-  } finally {
-    await server.stop()
+/**
+ * The bench part: on `EVENTFOLD_TEST_PG_URL` when it is set, else on two
+ * embedded servers in turn, the fast test server (fsync off) and a durable one.
+ */
+export const runPgWritersPart = async (log: (line: string) => void): Promise<Array<WritersResult>> => {
+  const results: Array<WritersResult> = []
+  const durabilities = process.env["EVENTFOLD_TEST_PG_URL"] ? [undefined] : [false, true]
+  for (const durable of durabilities) {
+    const server = await startPgServer(durable === undefined ? {} : { durable })
+    try {
+      results.push(...(await runPgWriters(server.url, log, { withoutNotify: process.env["BENCH_WRITERS_NOTIFY"] === "both" })))
+    } finally {
+      await server.stop()
+    }
   }
+  return results
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await runPgWritersPart((line) => console.log(line))
 }

@@ -29,7 +29,14 @@ import { resolveReadAll } from "../../internal/validate.ts"
 import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
 import { transaction } from "../../internal/transaction.ts"
 import { classifyAppend, driverError, isConnectionLost, isStrayCancel } from "./errors.ts"
-import { appendFunction, eventsTable, migrations as migrationRecord, migrationsTable, readForwardFunction } from "./migrations.ts"
+import {
+  appendFunction,
+  eventsTable,
+  migrations as migrationRecord,
+  migrationsTable,
+  notifyFunction,
+  readForwardFunction
+} from "./migrations.ts"
 
 /** A StoreUnavailable caused by a lost connection (not a timeout, not a failed COMMIT of the caller). */
 const lostConnection = (error: StoreUnavailable): boolean =>
@@ -86,8 +93,16 @@ ORDER BY ${eventsTable}.transaction_id, ${eventsTable}.position LIMIT $3`
 const headsSql = `SELECT coalesce((SELECT max(e.version) FROM ${eventsTable} e WHERE e.stream_id = w.stream_id), 0)
 FROM unnest($1::text[]) WITH ORDINALITY AS w(stream_id, ord) ORDER BY w.ord`
 
-/** One call of the append function: check and insert, a transaction of its own outside any other. */
-const appendSql = `SELECT heads, positions FROM ${appendFunction}($1::text[], $2::text[], $3::int8[], $4::int4[], $5::int4[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz)`
+/**
+ * One call of the append function: check and insert, a transaction of its own
+ * outside any other. The last argument says whether the store notifies
+ * subscribers after the commit (autocommit) or the trigger does in the
+ * transaction (inside a caller's transaction). (migration 5, adr/0012)
+ */
+const appendSql = `SELECT heads, positions FROM ${appendFunction}($1::text[], $2::text[], $3::int8[], $4::int4[], $5::int4[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz, $11::bool)`
+
+/** Wakes the subscribers up after an append committed: a transaction of its own, not flushed (migration 5). */
+const notifySql = `SELECT ${notifyFunction}()`
 
 /** An append that joins the caller's transaction first asks its isolation level. */
 const isolationSql = "SELECT current_setting('transaction_isolation')"
@@ -130,7 +145,7 @@ const collidedWrite = (writes: ReadonlyArray<StreamWrite>, cause: SqlError): num
 }
 
 /** The parameters of {@link appendSql}: per write, then per event, as arrays. */
-const appendParams = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date): ReadonlyArray<unknown> => {
+const appendParams = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, notifyAfterCommit: boolean): ReadonlyArray<unknown> => {
   const streamIds: Array<string> = []
   const kinds: Array<string> = []
   const expectedVersions: Array<number> = []
@@ -155,7 +170,7 @@ const appendParams = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date): Rea
       metadata.push(event.metadata)
     }
   }
-  return [streamIds, kinds, expectedVersions, writeOrds, eventIndexes, eventIds, types, data, metadata, recordedAt]
+  return [streamIds, kinds, expectedVersions, writeOrds, eventIndexes, eventIds, types, data, metadata, recordedAt, notifyAfterCommit]
 }
 
 /** Where a PostgreSQL `readAll` resumes: after `(transaction, position)`. */
@@ -253,10 +268,39 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
       (rows) => rows.map((row) => Number(row[0]))
     )
 
+  /**
+   * Notifications after commits: at most one `eventfold_notify()` in flight
+   * per store; appends that commit while it runs are covered by one more, sent
+   * when it ends (it may have been sent before they committed). Sent from a
+   * fiber of its own: the append does not wait for it. A notification that
+   * fails is dropped (subscriptions also poll, readSide.ts).
+   */
+  let notifying = false
+  let notifyAgain = false
+  const notifyLoop: Effect.Effect<void> = Effect.suspend(() => {
+    notifyAgain = false
+    return Effect.zipRight(
+      Effect.ignore(sql.unsafe(notifySql).raw),
+      Effect.suspend(() => {
+        if (notifyAgain) return notifyLoop
+        notifying = false
+        return Effect.void
+      })
+    )
+  })
+  const notifySubscribers: Effect.Effect<void> = Effect.suspend(() => {
+    if (notifying) {
+      notifyAgain = true
+      return Effect.void
+    }
+    notifying = true
+    return Effect.asVoid(Effect.forkDaemon(notifyLoop))
+  })
+
   /** One call of the append function: the heads and the positions drawn. */
-  const call = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date) =>
+  const call = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, notifyAfterCommit: boolean) =>
     Effect.map(
-      sql.unsafe(appendSql, appendParams(writes, recordedAt)).values,
+      sql.unsafe(appendSql, appendParams(writes, recordedAt, notifyAfterCommit)).values,
       ([row]) => ({
         heads: (row![0] as ReadonlyArray<number | string>).map(Number),
         // int8: the driver gives strings
@@ -283,11 +327,13 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
           })
         }
       }
-      return yield* call(writes, recordedAt)
+      return yield* call(writes, recordedAt, false)
     }))
 
   const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, inTransaction: boolean) =>
-    (inTransaction ? nested(writes, recordedAt) : call(writes, recordedAt)).pipe(
+    (inTransaction
+      ? nested(writes, recordedAt)
+      : Effect.tap(call(writes, recordedAt, true), ({ positions }) => positions.length > 0 ? notifySubscribers : Effect.void)).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(classifyAppend(error))),
       settleOnLoss,
       Effect.map(({ heads: current, positions }): AppendResult => {
