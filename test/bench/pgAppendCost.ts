@@ -56,7 +56,42 @@ export const runAppendCost = async (url: string, log: (line: string) => void) =>
     return [s, next(s), e.eventId, e.type, e.data, e.metadata]
   }
   const stream = (p: string, i: number) => `${run}-${p}-${i < 0 ? 0 : i % 50}`
+  // batches of 100 events (issue #17's batched append)
+  const batch = 100
+  const minimalTable = "CREATE TABLE IF NOT EXISTS raw_minimal (stream_id text NOT NULL, version integer NOT NULL, data text NOT NULL, PRIMARY KEY (stream_id, version))"
+  await client.query(minimalTable)
+  const tuples = (width: number) =>
+    Array.from({ length: batch }, (_, k) => `(${Array.from({ length: width }, (_, c) => `$${k * width + c + 1}`).join(", ")})`).join(", ")
+  const minimalInsert = `INSERT INTO raw_minimal (stream_id, version, data) VALUES ${tuples(3)}`
+  const fullInsert = `INSERT INTO eventfold_events (stream_id, version, event_id, type, data, metadata, recorded_at) VALUES ${tuples(7)}`
+  const batchVersions = (s: string) => {
+    const from = versions.get(s) ?? 0
+    versions.set(s, from + batch)
+    return from
+  }
+  const batchOf = () => Array.from({ length: batch }, (_, k) => eventData(k))
   try {
+    await timeIt(`pg minimal-table INSERT of ${batch} rows, named`, (i) => {
+      const s = stream("bm", i)
+      const from = batchVersions(s)
+      return client.query({ name: "bm", text: minimalInsert, values: batchOf().flatMap((e, k) => [s, from + k + 1, e.data]) })
+    }, log)
+    await timeIt(`pg eventfold_events INSERT of ${batch} rows, named`, (i) => {
+      const s = stream("bf", i)
+      const from = batchVersions(s)
+      const now = new Date()
+      return client.query({ name: "bf", text: fullInsert, values: batchOf().flatMap((e, k) => [s, from + k + 1, e.eventId, e.type, e.data, e.metadata, now]) })
+    }, log)
+    await timeIt(`pg eventfold_append() of ${batch} events, named`, (i) => {
+      const s = stream("bfn", i)
+      const from = batchVersions(s)
+      const events = batchOf()
+      return client.query({
+        name: "bfn",
+        text: fnCall,
+        values: [[s], ["Exact"], [from], events.map(() => 1), events.map((_, k) => k + 1), events.map((e) => e.eventId), events.map((e) => e.type), events.map((e) => e.data), events.map((e) => e.metadata), new Date()]
+      })
+    }, log)
     await timeIt("pg INSERT, unnamed (trigger on)", (i) => client.query(insert, insertParams(stream("ins", i), i)), log)
     await timeIt("pg INSERT, named (trigger on)", (i) => client.query({ name: "ins", text: insert, values: insertParams(stream("insn", i), i) }), log)
     await timeIt("pg eventfold_append(), unnamed (trigger on)", (i) => client.query(fnCall, callParams(stream("fn", i), i)), log)
@@ -90,6 +125,19 @@ export const runAppendCost = async (url: string, log: (line: string) => void) =>
           const s = stream("ef", i)
           const v = next(s)
           return store.append({ streamId: StreamId.unsafeMake(s), expected: ExpectedVersion.unsafeExact(v - 1), events: [eventData(i)] })
+        }))
+      yield* timeEffect(`@effect/sql: eventfold_append() of ${batch} events`, (i) =>
+        Effect.suspend(() => {
+          const s = stream("esb", i)
+          const from = batchVersions(s)
+          const events = batchOf()
+          return sql.unsafe(fnCall, [[s], ["Exact"], [from], events.map(() => 1), events.map((_, k) => k + 1), events.map((e) => e.eventId), events.map((e) => e.type), events.map((e) => e.data), events.map((e) => e.metadata), new Date()]).values
+        }))
+      yield* timeEffect(`eventfold store.append of ${batch} events`, (i) =>
+        Effect.suspend(() => {
+          const s = stream("efb", i)
+          const from = batchVersions(s)
+          return store.append({ streamId: StreamId.unsafeMake(s), expected: ExpectedVersion.unsafeExact(from), events: batchOf() })
         }))
       yield* timeEffect("eventfold store.append, Effect.runPromise per op", (i) =>
         Effect.promise(() => {

@@ -32,6 +32,8 @@ export interface WritersResult {
 }
 
 const seconds = Number(process.env["BENCH_WRITERS_SECONDS"] ?? "5")
+/** The tailing reader's pause between two reads (ms). */
+const readerPauseMs = Number(process.env["BENCH_READER_PAUSE_MS"] ?? "10")
 
 const quantile = (values: Array<number>, q: number): number => {
   if (values.length === 0) return Number.NaN
@@ -106,7 +108,9 @@ const runEventfold = (url: string, writers: number) =>
         const now = Date.now()
         for (const e of page) lags.push(now - e.recordedAt.getTime())
         if (page.length > 0) cursor = page[page.length - 1]!.cursor
-        else yield* Effect.sleep("10 millis")
+        // a poller's pace: reading again at once after every page took the
+        // writers' process's CPU (the reader runs in it), not the server's
+        yield* Effect.sleep(`${readerPauseMs} millis`)
       }
     })
     const tail = yield* Effect.fork(reader)
