@@ -280,7 +280,9 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
   const notifyLoop: Effect.Effect<void> = Effect.suspend(() => {
     notifyAgain = false
     return Effect.zipRight(
-      Effect.ignore(sql.unsafe(notifySql).raw),
+      // failures and defects alike are dropped: the append has committed
+      Effect.exit(sql.unsafe(notifySql).raw),
+      // checked and cleared in one step: an append that commits later starts a new round
       Effect.suspend(() => {
         if (notifyAgain) return notifyLoop
         notifying = false
@@ -294,7 +296,10 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
       return Effect.void
     }
     notifying = true
-    return Effect.asVoid(Effect.forkDaemon(notifyLoop))
+    return Effect.asVoid(Effect.forkDaemon(Effect.onInterrupt(notifyLoop, () =>
+      Effect.sync(() => {
+        notifying = false
+      }))))
   })
 
   /** One call of the append function: the heads and the positions drawn. */
