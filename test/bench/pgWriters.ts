@@ -12,6 +12,12 @@
  *   npx tsx test/bench/pgWriters.ts            # or as part of npm run bench
  *   BENCH_WRITERS_SECONDS=10 npx tsx test/bench/pgWriters.ts
  *   BENCH_WRITERS=8,32 BENCH_WRITERS_NOTIFY=both npx tsx test/bench/pgWriters.ts   # also without the NOTIFY trigger
+ *   BENCH_WRITERS_SERVERS=durable npx tsx test/bench/pgWriters.ts                  # one server only (fast, durable)
+ *
+ * eventfold's rate and p99 are measured without the reader (the raw side has
+ * none), then once more with it for the lag: a reader in the writers' process
+ * shares its event loop (a `readAll` round that returns nothing costs it
+ * 2–5 ms of Effect `Stream` start-up, adr/0012).
  */
 import { Chunk, Context, Effect, Layer, Redacted, Stream } from "effect"
 import type { Event } from "eventfold"
@@ -27,6 +33,9 @@ export interface WritersResult {
   readonly eventfold: number
   readonly rawP99: number
   readonly eventfoldP99: number
+  /** eventfold's rate and p99 with the tailing reader running in the same process. */
+  readonly withReader: number
+  readonly withReaderP99: number
   readonly lagP50: number
   readonly lagP99: number
 }
@@ -76,7 +85,7 @@ const runRaw = async (url: string, writers: number): Promise<{ rate: number; p99
   return { rate: count / seconds, p99: quantile(latencies, 0.99) }
 }
 
-const runEventfold = (url: string, writers: number) =>
+const runEventfold = (url: string, writers: number, withReader: boolean) =>
   Effect.scoped(Effect.gen(function*() {
     const context = yield* Layer.build(PgEventStore.layer({ url: Redacted.make(url), maxConnections: writers + 1 }))
     const store = Context.get(context, EventStore.EventStore)
@@ -113,7 +122,7 @@ const runEventfold = (url: string, writers: number) =>
         yield* Effect.sleep(`${readerPauseMs} millis`)
       }
     })
-    const tail = yield* Effect.fork(reader)
+    const tail = yield* Effect.fork(withReader ? reader : Effect.void)
     yield* Effect.forEach(Array.from({ length: writers }, (_, w) => w), writer, { concurrency: "unbounded", discard: true })
     stop = true
     yield* tail.await
@@ -145,7 +154,9 @@ export const runPgWriters = async (
     const results: Array<WritersResult> = []
     for (const writers of writerCounts) {
       const raw = await runRaw(db.url, writers)
-      const ef = await Effect.runPromise(runEventfold(db.url, writers))
+      // throughput and p99 without the reader (the raw side has none), then again with it, for its lag
+      const ef = await Effect.runPromise(runEventfold(db.url, writers, false))
+      const tailed = await Effect.runPromise(runEventfold(db.url, writers, true))
       const result: WritersResult = {
         durable,
         writers,
@@ -153,19 +164,22 @@ export const runPgWriters = async (
         eventfold: ef.rate,
         rawP99: raw.p99,
         eventfoldP99: ef.p99,
-        lagP50: ef.lagP50,
-        lagP99: ef.lagP99
+        withReader: tailed.rate,
+        withReaderP99: tailed.p99,
+        lagP50: tailed.lagP50,
+        lagP99: tailed.lagP99
       }
       log(
         `writers ${writers}: raw ${raw.rate.toFixed(0)}/s (p99 ${raw.p99.toFixed(1)} ms), eventfold ${ef.rate.toFixed(0)}/s ` +
-          `(p99 ${ef.p99.toFixed(1)} ms, ${(ef.rate / raw.rate).toFixed(2)} of raw), reader lag p50 ${ef.lagP50} ms p99 ${ef.lagP99} ms`
+          `(p99 ${ef.p99.toFixed(1)} ms, ${(ef.rate / raw.rate).toFixed(2)} of raw); with a tailing reader in the process ` +
+          `${tailed.rate.toFixed(0)}/s (p99 ${tailed.p99.toFixed(1)} ms), reader lag p50 ${tailed.lagP50} ms p99 ${tailed.lagP99} ms`
       )
       results.push(result)
     }
     if (options.withoutNotify === true) {
       await withClient(db.url, (client) => client.query("ALTER TABLE eventfold_events DISABLE TRIGGER eventfold_events_notify"))
       for (const writers of writerCounts) {
-        const ef = await Effect.runPromise(runEventfold(db.url, writers))
+        const ef = await Effect.runPromise(runEventfold(db.url, writers, false))
         const raw = results.find((r) => r.writers === writers)!.raw
         log(
           `writers ${writers}, NOTIFY trigger disabled: eventfold ${ef.rate.toFixed(0)}/s (p99 ${ef.p99.toFixed(1)} ms, ` +
@@ -185,7 +199,8 @@ export const runPgWriters = async (
  */
 export const runPgWritersPart = async (log: (line: string) => void): Promise<Array<WritersResult>> => {
   const results: Array<WritersResult> = []
-  const durabilities = process.env["EVENTFOLD_TEST_PG_URL"] ? [undefined] : [false, true]
+  const servers = (process.env["BENCH_WRITERS_SERVERS"] ?? "fast,durable").split(",").map((k) => k.trim() === "durable")
+  const durabilities = process.env["EVENTFOLD_TEST_PG_URL"] ? [undefined] : servers
   for (const durable of durabilities) {
     const server = await startPgServer(durable === undefined ? {} : { durable })
     try {
