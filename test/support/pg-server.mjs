@@ -160,6 +160,9 @@ process.stdin.on("end", () => shutdown(0))
 process.stdin.on("error", () => shutdown(0))
 process.stdin.resume()
 
+/** A durable cluster (fsync, synchronous_commit, full_page_writes on) instead of the fast default. */
+const durable = process.env["EVENTFOLD_PG_DURABLE"] === "1"
+
 /** @param {number} port */
 const makeServer = (port) =>
   new EmbeddedPostgres({
@@ -177,9 +180,10 @@ const makeServer = (port) =>
       "-c", `listen_addresses=${HOST}`,
       "-c", `unix_socket_directories=${dir}`,
       // Durability is irrelevant for a throwaway test cluster; speed is not.
-      "-c", "fsync=off",
-      "-c", "synchronous_commit=off",
-      "-c", "full_page_writes=off",
+      // EVENTFOLD_PG_DURABLE=1 (the benchmarks' durable runs) turns it on.
+      ...(durable
+        ? ["-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "full_page_writes=on"]
+        : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
       "-c", "max_connections=300"
     ],
     onLog: record,

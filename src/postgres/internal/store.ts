@@ -30,7 +30,13 @@ import * as Migrator from "../../internal/migrator.ts"
 import { transaction } from "../../internal/transaction.ts"
 import { classifyAppend, driverError, isConnectionLost, isStrayCancel } from "./errors.ts"
 import { globalOrderPageSql } from "./globalOrder.ts"
-import { appendFunction, eventsTable, migrations as migrationRecord } from "./migrations.ts"
+import {
+  appendFunction,
+  eventsTable,
+  migrations as migrationRecord,
+  notifyFunction,
+  readForwardFunction
+} from "./migrations.ts"
 
 /** A StoreUnavailable caused by a lost connection (not a timeout, not a failed COMMIT of the caller). */
 const lostConnection = (error: StoreUnavailable): boolean =>
@@ -53,13 +59,12 @@ const streamColumns = `position, version, event_id, type, data::text, metadata::
  * error, never a silently short stream), a full page followed by none is the
  * end without one more round trip. Parameters are `int8` so any `from` a caller
  * passes stays in range. (adr/0003)
+ *
+ * The statement lives in the function `eventfold_read_forward` (migration 5),
+ * whose plan the server caches per session: `@effect/sql-pg` sends statements
+ * unnamed, so sent as text it was parsed and planned on every read (adr/0007).
  */
-const readForwardSql = `(SELECT ${streamColumns} FROM ${eventsTable}
-  WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version)
-UNION ALL
-(SELECT ${streamColumns} FROM ${eventsTable}
-  WHERE stream_id = $1 AND version >= $2::int8 + $3::int8 ORDER BY version LIMIT 1)
-ORDER BY version`
+const readForwardSql = `SELECT * FROM ${readForwardFunction}($1, $2::int8, $3::int8)`
 /** Backward pages start at the stream's head when `from` is beyond it (one index probe). */
 const readBackwardSql = `WITH head AS (
   SELECT least($2::int8, coalesce(max(version), 0)) AS top FROM ${eventsTable} WHERE stream_id = $1
@@ -74,8 +79,16 @@ const readAllSql = globalOrderPageSql()
 const headsSql = `SELECT coalesce((SELECT max(e.version) FROM ${eventsTable} e WHERE e.stream_id = w.stream_id), 0)
 FROM unnest($1::text[]) WITH ORDINALITY AS w(stream_id, ord) ORDER BY w.ord`
 
-/** One call of the append function: check and insert, a transaction of its own outside any other. */
-const appendSql = `SELECT heads, positions FROM ${appendFunction}($1::text[], $2::text[], $3::int8[], $4::int4[], $5::int4[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz)`
+/**
+ * One call of the append function: check and insert, a transaction of its own
+ * outside any other. The last argument says whether the store notifies
+ * subscribers after the commit (autocommit) or the trigger does in the
+ * transaction (inside a caller's transaction). (migration 5, adr/0012)
+ */
+const appendSql = `SELECT heads, positions FROM ${appendFunction}($1::text[], $2::text[], $3::int8[], $4::int4[], $5::int4[], $6::uuid[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz, $11::bool)`
+
+/** Wakes the subscribers up after an append committed: a transaction of its own, not flushed (migration 5). */
+const notifySql = `SELECT ${notifyFunction}()`
 
 /** An append that joins the caller's transaction first asks its isolation level. */
 const isolationSql = "SELECT current_setting('transaction_isolation')"
@@ -112,7 +125,7 @@ const collidedWrite = (writes: ReadonlyArray<StreamWrite>, cause: SqlError): num
 }
 
 /** The parameters of {@link appendSql}: per write, then per event, as arrays. */
-const appendParams = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date): ReadonlyArray<unknown> => {
+const appendParams = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, notifyAfterCommit: boolean): ReadonlyArray<unknown> => {
   const streamIds: Array<string> = []
   const kinds: Array<string> = []
   const expectedVersions: Array<number> = []
@@ -137,7 +150,7 @@ const appendParams = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date): Rea
       metadata.push(event.metadata)
     }
   }
-  return [streamIds, kinds, expectedVersions, writeOrds, eventIndexes, eventIds, types, data, metadata, recordedAt]
+  return [streamIds, kinds, expectedVersions, writeOrds, eventIndexes, eventIds, types, data, metadata, recordedAt, notifyAfterCommit]
 }
 
 /** Where a PostgreSQL `readAll` resumes: after `(transaction, position)`. */
@@ -235,10 +248,44 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
       (rows) => rows.map((row) => Number(row[0]))
     )
 
+  /**
+   * Notifications after commits: at most one `eventfold_notify()` in flight
+   * per store; appends that commit while it runs are covered by one more, sent
+   * when it ends (it may have been sent before they committed). Sent from a
+   * fiber of its own: the append does not wait for it. A notification that
+   * fails is dropped (subscriptions also poll, readSide.ts).
+   */
+  let notifying = false
+  let notifyAgain = false
+  const notifyLoop: Effect.Effect<void> = Effect.suspend(() => {
+    notifyAgain = false
+    return Effect.zipRight(
+      // failures and defects alike are dropped: the append has committed
+      Effect.exit(sql.unsafe(notifySql).raw),
+      // checked and cleared in one step: an append that commits later starts a new round
+      Effect.suspend(() => {
+        if (notifyAgain) return notifyLoop
+        notifying = false
+        return Effect.void
+      })
+    )
+  })
+  const notifySubscribers: Effect.Effect<void> = Effect.suspend(() => {
+    if (notifying) {
+      notifyAgain = true
+      return Effect.void
+    }
+    notifying = true
+    return Effect.asVoid(Effect.forkDaemon(Effect.onInterrupt(notifyLoop, () =>
+      Effect.sync(() => {
+        notifying = false
+      }))))
+  })
+
   /** One call of the append function: the heads and the positions drawn. */
-  const call = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date) =>
+  const call = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, notifyAfterCommit: boolean) =>
     Effect.map(
-      sql.unsafe(appendSql, appendParams(writes, recordedAt)).values,
+      sql.unsafe(appendSql, appendParams(writes, recordedAt, notifyAfterCommit)).values,
       ([row]) => ({
         heads: (row![0] as ReadonlyArray<number | string>).map(Number),
         // int8: the driver gives strings
@@ -265,11 +312,13 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
           })
         }
       }
-      return yield* call(writes, recordedAt)
+      return yield* call(writes, recordedAt, false)
     }))
 
   const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: Date, inTransaction: boolean) =>
-    (inTransaction ? nested(writes, recordedAt) : call(writes, recordedAt)).pipe(
+    (inTransaction
+      ? nested(writes, recordedAt)
+      : Effect.tap(call(writes, recordedAt, true), ({ positions }) => positions.length > 0 ? notifySubscribers : Effect.void)).pipe(
       Effect.catchTag("SqlError", (error) => Effect.fail(classifyAppend(error))),
       settleOnLoss,
       Effect.map(({ heads: current, positions }): AppendResult => {
