@@ -2,9 +2,12 @@
  * The read side of the PostgreSQL store (internal):
  *
  * - wake-ups: `LISTEN eventfold_events` through `PgClient.listen` (one
- *   dedicated connection per client, shared by every subscription); every
- *   append's transaction notifies at commit (a trigger, see
- *   readSideMigration.ts). Subscriptions also poll every 2 s: a notification
+ *   dedicated connection per client, shared by every subscription). An
+ *   append on its own notifies right after its commit (`eventfold_notify()`,
+ *   migration 5: a notifying transaction holds a cluster-wide lock through its
+ *   flush, adr/0012); an append inside a caller's transaction, and any plain
+ *   INSERT, notifies at that commit through the trigger (readSideMigration.ts).
+ *   Subscriptions also poll every 2 s: a notification
  *   missed while the listener starts or after its connection dropped is found
  *   by the next poll.
  * - filtered reads: the store's global-order page query (globalOrder.ts,
