@@ -17,7 +17,7 @@
  * with `MEMORY_TRACE=1` it prints the process's memory use to stderr every 50,000 events.
  */
 import { readFileSync } from "node:fs"
-import { writeHeapSnapshot } from "node:v8"
+import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8"
 import { Effect, Redacted } from "effect"
 import { Decider, Executor } from "eventfold"
 import { PgEventStore } from "eventfold/postgres"
@@ -54,7 +54,13 @@ const trace = process.env["MEMORY_TRACE"] !== undefined
 const report = () => {
   const usage = process.memoryUsage()
   const mb = (n: number) => (n / 1024 / 1024).toFixed(1)
-  console.error(`folded ${folded}: rss ${mb(usage.rss)} heapTotal ${mb(usage.heapTotal)} heapUsed ${mb(usage.heapUsed)} external ${mb(usage.external)}`)
+  const spaces = getHeapSpaceStatistics()
+    .filter((space) => space.space_size > 0)
+    .map((space) => `${space.space_name.replace("_space", "")} ${mb(space.space_used_size)}/${mb(space.space_size)}`)
+    .join(", ")
+  console.error(
+    `folded ${folded}: rss ${mb(usage.rss)} heapTotal ${mb(usage.heapTotal)} heapUsed ${mb(usage.heapUsed)} external ${mb(usage.external)} arrayBuffers ${mb(usage.arrayBuffers)} (${spaces})`
+  )
 }
 let folded = 0
 const decider = snapshotsAt.size === 0 && process.env["MEMORY_TRACE"] === undefined ? account : Decider.make({
@@ -65,7 +71,7 @@ const decider = snapshotsAt.size === 0 && process.env["MEMORY_TRACE"] === undefi
   decide: account.decide,
   evolve: (state: number, event, streamId) => {
     folded++
-    if (trace && folded % 50_000 === 0) report()
+    if (trace && folded % (Number(process.env["MEMORY_TRACE_EVERY"] ?? 50_000)) === 0) report()
     if (snapshotsAt.has(folded)) console.error(`heap snapshot at ${folded}: ${writeHeapSnapshot()}`)
     return account.evolve(state, event, streamId)
   }
@@ -81,6 +87,7 @@ const store = backend === "sqlite"
   : PgEventStore.layer({ url: Redacted.make(target), runMigrations: false })
 const pageSize = process.env["MEMORY_PAGE_SIZE"]
 const layer = Executor.layerOn(store, pageSize === undefined ? {} : { pageSize: Number(pageSize) })
+if (trace) report()
 const startRss = process.memoryUsage().rss
 const start = performance.now()
 const result = await Effect.runPromise(
@@ -88,6 +95,7 @@ const result = await Effect.runPromise(
 )
 const ms = performance.now() - start
 clearInterval(sampler)
+if (trace) report()
 peak = Math.max(peak, process.memoryUsage().rss)
 const expected = expectedSum(events) + 1
 if (result.state !== expected) {
