@@ -47,11 +47,11 @@ export interface PageQueries {
   readonly backward: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
   readonly all: (cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
   /**
-   * Optional: rows `version, type, data, position` of `streamId`, as `forward`
-   * (the same versions, the same lookahead row): what the Executor's fold needs
-   * of each event and no more (see {@link FoldReader}).
+   * Rows `version, type, data, position` of `streamId`, as `forward` (the same
+   * versions, the same lookahead row): what the Executor's fold needs of each
+   * event and no more (see {@link FoldReader}).
    */
-  readonly fold?: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
+  readonly fold: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
 }
 
 /**
@@ -246,7 +246,7 @@ export const hasFoldRead = (store: object): store is FoldReader =>
 
 /** The fold read over a backend's `fold` query: the versions checked, the lookahead row kept out of the count. */
 const foldReader = (
-  fold: NonNullable<PageQueries["fold"]>,
+  fold: PageQueries["fold"],
   lookahead: boolean,
   storePageSize: number
 ): FoldReader[typeof FoldReadTypeId] =>
@@ -272,14 +272,12 @@ const foldReader = (
       })
   )
 
-/** `read` and `readAll` of the `EventStore` contract over a backend's page queries, the first-page read and, when the backend has the query, the fold read. */
+/** `read` and `readAll` of the `EventStore` contract over a backend's page queries, the first-page read and the fold read. */
 export const keysetReads = (
   queries: PageQueries,
   storePageSize: number = defaultPageSize
-): Pick<EventStore.Service, "read" | "readAll"> & FirstPageReader & Partial<FoldReader> => ({
-  ...(queries.fold === undefined
-    ? {}
-    : { [FoldReadTypeId]: foldReader(queries.fold, queries.forwardLookahead === true, storePageSize) }),
+): Pick<EventStore.Service, "read" | "readAll"> & FirstPageReader & FoldReader => ({
+  [FoldReadTypeId]: foldReader(queries.fold, queries.forwardLookahead === true, storePageSize),
   [FirstPageTypeId]: (streamId, requested) =>
     Either.match(resolveRead(streamId, requested === undefined ? undefined : { pageSize: requested }, storePageSize), {
       onLeft: (error) => Effect.fail(error),

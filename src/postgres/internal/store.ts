@@ -20,8 +20,8 @@ import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventS
 import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../../StoreError.ts"
 import type { AppendError, ReadError } from "../../StoreError.ts"
 import type { StoredEvent } from "../../Event.ts"
-import { FirstPageTypeId, keysetReads, toLogEvents } from "../../internal/keyset.ts"
-import type { FirstPageReader } from "../../internal/keyset.ts"
+import { FirstPageTypeId, FoldReadTypeId, keysetReads, toLogEvents } from "../../internal/keyset.ts"
+import type { FirstPageReader, FoldReader } from "../../internal/keyset.ts"
 import { conflictOf } from "../../internal/sqlConflict.ts"
 import type { Row } from "../../internal/keyset.ts"
 import { checkWrites } from "../../internal/validate.ts"
@@ -57,6 +57,18 @@ const readForwardSql = `(SELECT ${streamColumns} FROM ${eventsTable}
   WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version)
 UNION ALL
 (SELECT ${streamColumns} FROM ${eventsTable}
+  WHERE stream_id = $1 AND version >= $2::int8 + $3::int8 ORDER BY version LIMIT 1)
+ORDER BY version`
+/**
+ * The Executor's fold reads, of the same version range and lookahead row, only
+ * what it folds (and the position, for a decode error): see `FoldReader` in
+ * internal/keyset.ts.
+ */
+const foldColumns = "version, type, data::text, position::float8"
+const readFoldSql = `(SELECT ${foldColumns} FROM ${eventsTable}
+  WHERE stream_id = $1 AND version >= $2::int8 AND version < $2::int8 + $3::int8 ORDER BY version)
+UNION ALL
+(SELECT ${foldColumns} FROM ${eventsTable}
   WHERE stream_id = $1 AND version >= $2::int8 + $3::int8 ORDER BY version LIMIT 1)
 ORDER BY version`
 /** Backward pages start at the stream's head when `from` is beyond it (one index probe). */
@@ -214,6 +226,7 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
   const reads = keysetReads({
     forwardLookahead: true,
     forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
+    fold: (streamId, cursor, pageSize) => fetch(readFoldSql, [streamId, cursor, pageSize]),
     backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
     all: () => Effect.succeed([])
   }, storePageSize)
@@ -351,7 +364,13 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
     })
 
   // the first-page read rides along under its symbol key (the Executor's fast path)
-  const service: EventStore.Service & FirstPageReader = { read: reads.read, [FirstPageTypeId]: reads[FirstPageTypeId], readAll, append }
+  const service: EventStore.Service & FirstPageReader & FoldReader = {
+    read: reads.read,
+    [FirstPageTypeId]: reads[FirstPageTypeId],
+    [FoldReadTypeId]: reads[FoldReadTypeId],
+    readAll,
+    append
+  }
   return EventStore.of(service)
 }
 
