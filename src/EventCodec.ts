@@ -33,7 +33,7 @@ import type { EventData, Metadata, RecordedEvent, StoredEvent } from "./Event.ts
 import { makeEventId, Metadata as MetadataSchema } from "./Event.ts"
 import type { EventId } from "./Event.ts"
 import type { Unfaithful } from "./internal/codecJson.ts"
-import { nonFinite, PayloadDecoderTypeId, plainDecoder, stringify as stringifyFaithful } from "./internal/codecJson.ts"
+import { nonFinite, PayloadDecoderTypeId, plainDecoder, plainEncoder, stringify as stringifyFaithful } from "./internal/codecJson.ts"
 import type { PayloadDecoder } from "./internal/codecJson.ts"
 import { EventDecodeError } from "./StoreError.ts"
 
@@ -357,12 +357,19 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
    * `Map`, a function, `undefined`), naming its path (`data.items[2].when`): such
    * an event fails here, typed, instead of being stored as something else.
    */
-  const encode = (event: E): Either.Either<RawEncoded, ParseResult.ParseError> =>
+  const encodeSlow = (event: E): Either.Either<RawEncoded, ParseResult.ParseError> =>
     Either.flatMap(encodeEvent(event), (encoded) =>
       Either.match(stringifyFaithful(encoded, "data", "_tag"), {
         onLeft: (found) => Either.left(unfaithful(schema.ast, event, found)),
         onRight: (data) => Either.right({ type: encoded._tag, data })
       }))
+
+  // the simplest schemas write their JSON by a check per field; anything else (and any error) goes through Schema
+  const plainEncode = plainEncoder(schema.ast)
+  const encode = (event: E): Either.Either<RawEncoded, ParseResult.ParseError> => {
+    const text = plainEncode === undefined ? undefined : plainEncode(event)
+    return text !== undefined ? Either.right({ type: event._tag, data: text }) : encodeSlow(event)
+  }
 
   const codec: EventCodec<E> & PayloadDecoder<E> = { encode, decode, [PayloadDecoderTypeId]: decodePayload }
   return codec

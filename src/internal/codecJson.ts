@@ -243,3 +243,70 @@ export interface PayloadDecoder<E> {
 /** Whether a codec has a payload decoder. */
 export const hasPayloadDecoder = <E>(codec: object): codec is PayloadDecoder<E> =>
   typeof (codec as Partial<PayloadDecoder<E>>)[PayloadDecoderTypeId] === "function"
+
+/**
+ * The encoder counterpart of {@link PlainDecoder}, for the same schemas: the JSON
+ * text of an event's fields without its tag, exactly as `Schema.encode` and
+ * {@link stringify} would write it, or `undefined` when the event is not one the
+ * schema accepts as is (a wrong field, a number JSON cannot carry, an unknown
+ * tag): the caller then encodes through Schema, which builds the error.
+ */
+export type PlainEncoder = (event: { readonly _tag: string }) => string | undefined
+
+/** The JSON of one field's value, or `undefined` when the value is not of the field's type (or not finite). */
+const fieldJson = (field: FieldCheck, value: unknown): string | undefined => {
+  switch (field.kind) {
+    case "literal":
+      return value === field.literal ? JSON.stringify(value) : undefined
+    case "number":
+      return typeof value === "number" && Number.isFinite(value) ? JSON.stringify(value) : undefined
+    default:
+      return typeof value === field.kind ? JSON.stringify(value) : undefined
+  }
+}
+
+const encodeStruct = (struct: PlainStruct, keys: ReadonlyArray<string>, event: Record<string, unknown>): string | undefined => {
+  let text = "{"
+  const fields = struct.fields
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!
+    if (field.name === "_tag") continue
+    if (!Object.hasOwn(event, field.name)) return undefined
+    const json = fieldJson(field, event[field.name])
+    if (json === undefined) return undefined
+    text += (text.length === 1 ? "" : ",") + keys[i] + json
+  }
+  return text + "}"
+}
+
+/** The plain encoder of `ast`, or `undefined` when the schema is not of the simple shape (see {@link PlainEncoder}). */
+export const plainEncoder = (ast: SchemaAST.AST): PlainEncoder | undefined => {
+  const structs: Array<PlainStruct> = []
+  if (ast._tag === "TypeLiteral") {
+    const struct = plainStruct(ast)
+    if (struct === undefined || tagOf(struct) === undefined) return undefined
+    structs.push(struct)
+  } else if (ast._tag === "Union" && !hasParseOptions(ast)) {
+    for (const member of ast.types) {
+      const struct = plainStruct(member)
+      if (struct === undefined || tagOf(struct) === undefined) return undefined
+      structs.push(struct)
+    }
+  } else {
+    return undefined
+  }
+  const byTag = new Map<string, readonly [PlainStruct, ReadonlyArray<string>]>()
+  for (const struct of structs) {
+    const tag = tagOf(struct)!
+    if (byTag.has(tag)) return undefined
+    // each field's `"name":`, written once
+    byTag.set(tag, [struct, struct.fields.map((field) => `${JSON.stringify(field.name)}:`)])
+  }
+  return (event) => {
+    if (typeof event !== "object" || event === null) return undefined
+    const found = byTag.get(event._tag)
+    // a class instance (or any object that is not plain) is left to Schema
+    if (found === undefined || Object.getPrototypeOf(event) !== Object.prototype) return undefined
+    return encodeStruct(found[0], found[1], event as unknown as Record<string, unknown>)
+  }
+}
