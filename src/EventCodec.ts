@@ -33,7 +33,8 @@ import type { EventData, Metadata, RecordedEvent, StoredEvent } from "./Event.ts
 import { makeEventId, Metadata as MetadataSchema } from "./Event.ts"
 import type { EventId } from "./Event.ts"
 import type { Unfaithful } from "./internal/codecJson.ts"
-import { nonFinite, stringify as stringifyFaithful } from "./internal/codecJson.ts"
+import { nonFinite, PayloadDecoderTypeId, plainDecoder, plainEncoder, stringify as stringifyFaithful } from "./internal/codecJson.ts"
+import type { PayloadDecoder } from "./internal/codecJson.ts"
 import { EventDecodeError } from "./StoreError.ts"
 
 /**
@@ -294,24 +295,41 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
       })
     )
 
-  const decode = (row: StoredEvent): Either.Either<RecordedEvent<E>, EventDecodeError> => {
-    const parsed = parseJsonFast(row.data)
-    if (Either.isLeft(parsed)) return fail(row, parsed.left)
-    const overflow = nonFinite(row.data, parsed.right, "data")
-    if (overflow !== undefined) return fail(row, notFinite(overflow))
-    let type = row.type
+  // the simplest schemas (structs of primitive fields) decode by a check per field; any other value or schema goes through Schema
+  const plain = plainDecoder(schema.ast)
+
+  /**
+   * The payload of a row (its stored type and JSON text) decoded to an event, or
+   * the `ParseError` saying why not. Returns the error rather than an `Either`:
+   * a typed read calls this once per row, and the fold of a command too.
+   */
+  const decodePayload = (storedType: string, text: string): E | ParseResult.ParseError => {
+    const parsed = parseJsonFast(text)
+    if (Either.isLeft(parsed)) return parsed.left
+    const overflow = nonFinite(text, parsed.right, "data")
+    if (overflow !== undefined) return notFinite(overflow)
+    let type = storedType
     let data = parsed.right
     if (upcast !== undefined) {
       const upcasted = upcast({ type, data })
       type = upcasted.type
       data = upcasted.data
     }
-    if (!isRecord(data)) return fail(row, notAnObject(data, type))
+    if (!isRecord(data)) return notAnObject(data, type)
+    if (plain !== undefined) {
+      const decoded = plain(type, data)
+      if (decoded !== undefined) return decoded as E
+    }
     // an upcaster may hand back an object it keeps (or froze): tag a copy of it
     const tagged: Record<string, unknown> = upcast === undefined ? data : { ...data }
     tagged["_tag"] = type
     const decoded = decodeVersioned(type, tagged)
-    if (Either.isLeft(decoded)) return fail(row, decoded.left)
+    return Either.isLeft(decoded) ? decoded.left : decoded.right
+  }
+
+  const decode = (row: StoredEvent): Either.Either<RecordedEvent<E>, EventDecodeError> => {
+    const decoded = decodePayload(row.type, row.data)
+    if (decoded instanceof ParseResult.ParseError) return fail(row, decoded)
     let metadata = emptyMetadata
     if (row.metadata !== "{}") {
       const parsedMetadata = parseMetadata(row.metadata)
@@ -327,7 +345,7 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
       cursor: row.cursor,
       eventId: row.eventId,
       type: row.type,
-      data: decoded.right,
+      data: decoded,
       metadata,
       recordedAt: row.recordedAt
     })
@@ -339,14 +357,22 @@ export const make = <E extends { readonly _tag: string }, I extends { readonly _
    * `Map`, a function, `undefined`), naming its path (`data.items[2].when`): such
    * an event fails here, typed, instead of being stored as something else.
    */
-  const encode = (event: E): Either.Either<RawEncoded, ParseResult.ParseError> =>
+  const encodeSlow = (event: E): Either.Either<RawEncoded, ParseResult.ParseError> =>
     Either.flatMap(encodeEvent(event), (encoded) =>
       Either.match(stringifyFaithful(encoded, "data", "_tag"), {
         onLeft: (found) => Either.left(unfaithful(schema.ast, event, found)),
         onRight: (data) => Either.right({ type: encoded._tag, data })
       }))
 
-  return { encode, decode }
+  // the simplest schemas write their JSON by a check per field; anything else (and any error) goes through Schema
+  const plainEncode = plainEncoder(schema.ast)
+  const encode = (event: E): Either.Either<RawEncoded, ParseResult.ParseError> => {
+    const text = plainEncode === undefined ? undefined : plainEncode(event)
+    return text !== undefined ? Either.right({ type: event._tag, data: text }) : encodeSlow(event)
+  }
+
+  const codec: EventCodec<E> & PayloadDecoder<E> = { encode, decode, [PayloadDecoderTypeId]: decodePayload }
+  return codec
 }
 
 /**

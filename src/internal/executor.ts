@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
@@ -25,7 +26,10 @@ import type { EventCodec } from "../EventCodec.ts"
 import type { StreamWrite, TypedStreamWrite } from "../EventStore.ts"
 import { encodeWrites } from "../EventStore.ts"
 import type { EventStore } from "../EventStore.ts"
-import { FirstPageTypeId, hasFirstPage } from "./keyset.ts"
+import { PayloadDecoderTypeId, hasPayloadDecoder } from "./codecJson.ts"
+import type { PayloadDecoder } from "./codecJson.ts"
+import { FirstPageTypeId, FoldReadTypeId, hasFirstPage, hasFoldRead } from "./keyset.ts"
+import type { Row } from "./keyset.ts"
 import type {
   ExecuteError,
   ExecuteOptions,
@@ -48,8 +52,8 @@ import {
 } from "../Executor.ts"
 import * as ExpectedVersion from "../ExpectedVersion.ts"
 import * as Pipeline from "../Pipeline.ts"
-import type { AppendError, EventDecodeError, EventEncodeError, ReadError } from "../StoreError.ts"
-import { WrongExpectedVersion } from "../StoreError.ts"
+import type { AppendError, EventEncodeError, ReadError } from "../StoreError.ts"
+import { EventDecodeError, WrongExpectedVersion } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
 import * as KeyedLock from "./executorLock.ts"
 import * as Snapshots from "./snapshotExecutor.ts"
@@ -175,8 +179,22 @@ export const makeService = (
     const readOptions = after === undefined ? {} : { from: after.version }
     const readPages = (from: Step<C, S, E, Err>, pages: Stream.Stream<StoredEvent, ReadError>) =>
       Stream.chunks(pages).pipe(Stream.runFoldWhile(from, (current) => current._tag === "Read" && !diverged, fold))
-    // from version 1, the first page as one Effect; a Stream (which costs more to start than a short read) only past a full page
-    const folded: Effect.Effect<Step<C, S, E, Err>, ReadError> = after === undefined && hasFirstPage(store)
+    // from version 1: pages of what the fold needs (no Stream, no StoredEvent) when the store and codec allow it;
+    // else the first page as one Effect and a Stream (which costs more to start than a short read) only past a full page
+    const folded: Effect.Effect<Step<C, S, E, Err>, ReadError> = after === undefined && hasFoldRead(store) && hasPayloadDecoder<E>(codec)
+      ? Either.match(store[FoldReadTypeId](streamId, pageSize), {
+        onLeft: (error) => Effect.fail(error),
+        onRight: (page) => {
+          const decodePayload = codec[PayloadDecoderTypeId]
+          const loop = (current: Pipeline.Read<C, S, E, Err>, from: number): Effect.Effect<Step<C, S, E, Err>, ReadError> =>
+            Effect.flatMap(page(from), ({ count, next, rows }) => {
+              const stepped = foldRows(current, rows, count, decodePayload)
+              return next === undefined || stepped._tag !== "Read" ? Effect.succeed(stepped) : loop(stepped, next)
+            })
+          return loop(step, 1)
+        }
+      })
+      : after === undefined && hasFirstPage(store)
       ? Effect.flatMap(store[FirstPageTypeId](streamId, pageSize), ({ page, rest }) => {
         const next = fold(step, page)
         return rest === undefined || next._tag !== "Read" ? Effect.succeed(next) : readPages(next, rest)
@@ -447,4 +465,38 @@ const foldPage = <C, S, E extends Tagged, Err>(
   events.length = i
   const folded = Pipeline.feed(step, Pipeline.StreamEvents(streamId, events))
   return folded._tag === "Read" ? Pipeline.feed(folded, Pipeline.ReadFailed(failure)) : folded
+}
+
+/**
+ * Folds one page of a fold read (rows `version, type, data, position`, the
+ * first `count` of them) into a reading pipeline: each payload decoded straight
+ * to its event. A payload that does not decode ends the read with an
+ * `EventDecodeError` naming its row, after the events before it are folded.
+ */
+const foldRows = <C, S, E extends Tagged, Err>(
+  step: Pipeline.Read<C, S, E, Err>,
+  rows: ReadonlyArray<Row>,
+  count: number,
+  decodePayload: PayloadDecoder<E>[typeof PayloadDecoderTypeId]
+): Step<C, S, E, Err> => {
+  const streamId = step.streamId
+  const events: Array<E> = new Array(count)
+  for (let i = 0; i < count; i++) {
+    const row = rows[i]!
+    const decoded = decodePayload(row[1] as string, row[2] as string)
+    if (decoded instanceof ParseResult.ParseError) {
+      events.length = i
+      const failure = new EventDecodeError({
+        streamId,
+        version: row[0] as number,
+        position: Number(row[3]),
+        type: row[1] as string,
+        cause: decoded
+      })
+      const folded = Pipeline.feed(step, Pipeline.StreamEvents(streamId, events))
+      return folded._tag === "Read" ? Pipeline.feed(folded, Pipeline.ReadFailed(failure)) : folded
+    }
+    events[i] = decoded
+  }
+  return Pipeline.feed(step, Pipeline.StreamEvents(streamId, events))
 }

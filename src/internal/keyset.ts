@@ -46,6 +46,12 @@ export interface PageQueries {
   readonly forwardLookahead?: boolean
   readonly backward: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
   readonly all: (cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
+  /**
+   * Rows `version, type, data, position` of `streamId`, as `forward` (the same
+   * versions, the same lookahead row): what the Executor's fold needs of each
+   * event and no more (see {@link FoldReader}).
+   */
+  readonly fold: (streamId: StreamId, cursor: number, pageSize: number) => Effect.Effect<ReadonlyArray<Row>, StoreUnavailable>
 }
 
 /**
@@ -204,11 +210,74 @@ export interface FirstPageReader {
 export const hasFirstPage = (store: object): store is FirstPageReader =>
   typeof (store as Partial<FirstPageReader>)[FirstPageTypeId] === "function"
 
-/** `read` and `readAll` of the `EventStore` contract over a backend's page queries, and the first-page read. */
+/**
+ * The key of a store's fold read (internal): the Executor folds a stream from
+ * version 1 with it when the store has one, reading of each event only what a
+ * fold uses (version, type, data; the position for a decode error), as the
+ * driver returns it: no `StoredEvent`, `Date` or cursor is built per row.
+ */
+export const FoldReadTypeId: unique symbol = Symbol.for("eventfold/internal/FoldRead")
+
+/**
+ * One page of a fold read: `rows` are `version, type, data, position`, of which
+ * the first `count` belong to the page (a lookahead row after them, if any, is
+ * checked and left for the next page); versions are checked dense from the
+ * page's first. `next` is the first version of the next page, `undefined` at the
+ * end of the stream.
+ */
+export interface FoldPage {
+  readonly rows: ReadonlyArray<Row>
+  readonly count: number
+  readonly next: number | undefined
+}
+
+/** A store that can read a stream for a fold (see {@link FoldReadTypeId}). */
+export interface FoldReader {
+  /** After the page size is checked: the page of `streamId` from version `from`. */
+  readonly [FoldReadTypeId]: (
+    streamId: StreamId,
+    pageSize: number | undefined
+  ) => Either.Either<(from: number) => Effect.Effect<FoldPage, StoreUnavailable | EventDecodeError>, InvalidArgument>
+}
+
+/** Whether a store has a fold read. */
+export const hasFoldRead = (store: object): store is FoldReader =>
+  typeof (store as Partial<FoldReader>)[FoldReadTypeId] === "function"
+
+/** The fold read over a backend's `fold` query: the versions checked, the lookahead row kept out of the count. */
+const foldReader = (
+  fold: PageQueries["fold"],
+  lookahead: boolean,
+  storePageSize: number
+): FoldReader[typeof FoldReadTypeId] =>
+(streamId, requested) =>
+  Either.map(
+    resolveRead(streamId, requested === undefined ? undefined : { pageSize: requested }, storePageSize),
+    ({ pageSize }) => (from: number) =>
+      Effect.flatMap(fold(streamId, from, pageSize), (rows): Effect.Effect<FoldPage, EventDecodeError> => {
+        for (let i = 0; i < rows.length; i++) {
+          const row = rows[i]!
+          const version = row[0]
+          if (!isVersion(version)) {
+            return Effect.fail(corrupt(streamId, version, row[3], row[1], `version ${String(version)} is not a positive integer`))
+          }
+          if (version !== from + i) {
+            return Effect.fail(corrupt(streamId, version, row[3], row[1], `version gap: expected version ${from + i}, found ${version}`))
+          }
+        }
+        const ahead = lookahead && rows.length > pageSize
+        const count = ahead ? pageSize : rows.length
+        const full = count === pageSize && (ahead || !lookahead)
+        return Effect.as(Metric.incrementBy(rowsFetched, count), { rows, count, next: full ? from + count : undefined })
+      })
+  )
+
+/** `read` and `readAll` of the `EventStore` contract over a backend's page queries, the first-page read and the fold read. */
 export const keysetReads = (
   queries: PageQueries,
   storePageSize: number = defaultPageSize
-): Pick<EventStore.Service, "read" | "readAll"> & FirstPageReader => ({
+): Pick<EventStore.Service, "read" | "readAll"> & FirstPageReader & FoldReader => ({
+  [FoldReadTypeId]: foldReader(queries.fold, queries.forwardLookahead === true, storePageSize),
   [FirstPageTypeId]: (streamId, requested) =>
     Either.match(resolveRead(streamId, requested === undefined ? undefined : { pageSize: requested }, storePageSize), {
       onLeft: (error) => Effect.fail(error),

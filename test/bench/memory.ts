@@ -48,6 +48,12 @@ export interface MemoryResult {
   readonly ratio: number
   /** Extra peak RSS per extra event. */
   readonly bytesPerEvent: number
+  /**
+   * What the fold retains: the live heap (after a full GC) at the large fold's
+   * last event minus that at the small fold's count of events, per extra event
+   * (see `MEMORY_LIVE_AT` in memory-fold.ts).
+   */
+  readonly retainedBytesPerEvent: number
 }
 
 /** Builds dist/ and compiles the measured child to .data/bench/memory-fold.js. */
@@ -84,18 +90,38 @@ const fold = async (child: string, backend: string, target: string, events: numb
   return result
 }
 
-const compare = (backend: MemoryResult["backend"], runs: ReadonlyArray<MemoryRun>): MemoryResult => {
+/**
+ * Loads the large stream once more (nothing appended) with a full GC after the
+ * small count of events and after the last: the live heap's growth per event.
+ * Run before the large fold, which appends.
+ */
+const retained = async (child: string, backend: string, target: string, small: number, large: number): Promise<number> => {
+  progress(`memory: ${backend}: live heap after ${small} and ${large} events (node --expose-gc, Executor.load)`)
+  const { stdout } = await run(process.execPath, ["--expose-gc", child, backend, target, String(large)], {
+    cwd: root,
+    maxBuffer: 1024 * 1024,
+    env: { ...process.env, MEMORY_LIVE_AT: `${small},${large}` }
+  })
+  const { live } = JSON.parse(stdout.trim().split("\n").at(-1) ?? "") as { live: Array<[number, number]> }
+  const [[, first], [, last]] = live as [[number, number], [number, number]]
+  progress(`memory: ${backend}: live heap ${(first / 1024 / 1024).toFixed(1)} MB after ${small} events, ${(last / 1024 / 1024).toFixed(1)} MB after ${large}`)
+  return (last - first) / (large - small)
+}
+
+const compare = (backend: MemoryResult["backend"], runs: ReadonlyArray<MemoryRun>, retainedBytesPerEvent: number): MemoryResult => {
   const [small, large] = runs as [MemoryRun, MemoryRun]
   return {
     backend,
     runs,
     ratio: large.maxRss / small.maxRss,
-    bytesPerEvent: (large.maxRss - small.maxRss) / (large.events - small.events)
+    bytesPerEvent: (large.maxRss - small.maxRss) / (large.events - small.events),
+    retainedBytesPerEvent
   }
 }
 
 const sqliteRuns = async (child: string, dir: string, sizes: Sizes): Promise<MemoryResult> => {
   const runs: Array<MemoryRun> = []
+  let retainedPerEvent = 0
   for (const events of [sizes.memorySmall, sizes.memoryLarge]) {
     const file = join(dir, `memory-${events}.db`)
     progress(`memory: sqlite: filling ${events} events`)
@@ -103,9 +129,10 @@ const sqliteRuns = async (child: string, dir: string, sizes: Sizes): Promise<Mem
     const db = openRaw(file)
     fillStream(db, accountStream("memory"), events)
     db.close()
+    if (events === sizes.memoryLarge) retainedPerEvent = await retained(child, "sqlite", file, sizes.memorySmall, events)
     runs.push(await fold(child, "sqlite", file, events))
   }
-  return compare("sqlite", runs)
+  return compare("sqlite", runs, retainedPerEvent)
 }
 
 const postgresRuns = async (child: string, sizes: Sizes): Promise<MemoryResult> => {
@@ -113,6 +140,7 @@ const postgresRuns = async (child: string, sizes: Sizes): Promise<MemoryResult> 
   const server = await startPgServer()
   try {
     const runs: Array<MemoryRun> = []
+    let retainedPerEvent = 0
     for (const events of [sizes.memorySmall, sizes.memoryLarge]) {
       const database = await createBenchDatabase(server.url)
       try {
@@ -130,12 +158,13 @@ const postgresRuns = async (child: string, sizes: Sizes): Promise<MemoryResult> 
           )
           await client.query("VACUUM ANALYZE eventfold_events")
         })
+        if (events === sizes.memoryLarge) retainedPerEvent = await retained(child, "postgres", database.url, sizes.memorySmall, events)
         runs.push(await fold(child, "postgres", database.url, events))
       } finally {
         await database.drop().catch(() => undefined)
       }
     }
-    return compare("postgres", runs)
+    return compare("postgres", runs, retainedPerEvent)
   } finally {
     await server.stop()
   }

@@ -149,7 +149,8 @@ if (memory !== undefined) {
       )
     )
     console.log(
-      `${result.backend}: peak RSS ratio large/small: ${result.ratio.toFixed(2)} (${result.bytesPerEvent.toFixed(1)} bytes of RSS per extra event)`
+      `${result.backend}: peak RSS ratio large/small: ${result.ratio.toFixed(2)} (${result.bytesPerEvent.toFixed(1)} bytes of RSS per extra event); ` +
+        `live heap retained: ${result.retainedBytesPerEvent.toFixed(2)} bytes per extra event`
     )
   }
 }

@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Schema, Stream } from "effect"
-import { EventCodec, EventStore, ExpectedVersion, StoreError, StreamId } from "eventfold"
+import { Effect, Either, Layer, Redacted, Schema, Stream } from "effect"
+import { Decider, EventCodec, EventStore, Executor, ExpectedVersion, StoreError, StreamId } from "eventfold"
 import { PgEventStore } from "eventfold/postgres"
 import { databaseForFile, freshSchemaUrl } from "./support.ts"
 
@@ -11,6 +11,16 @@ const db = databaseForFile("pg_stored_data")
 class Deposited extends Schema.TaggedClass<Deposited>()("Deposited", { amount: Schema.Number }) {}
 const codec = EventCodec.make(Deposited)
 const sid = StreamId.unsafeMake
+
+/** Loads a stream by folding the sum of its deposits (the Executor's fold read). */
+const summing = Decider.make({
+  name: "Summing",
+  codec,
+  initialState: 0,
+  evolve: (sum: number, event: Deposited) => sum + event.amount,
+  streams: (streamId: StreamId.StreamId) => streamId,
+  decide: () => Either.right([])
+})
 
 /** A store on a fresh schema, with its SqlClient for raw SQL. */
 const storeAndClient = () =>
@@ -97,4 +107,33 @@ describe("PgEventStore: stored rows it does not trust", () => {
       const all = yield* Effect.flip(Effect.flatMap(EventStore.EventStore, (store) => Stream.runCollect(store.readAll())))
       expect(all).toMatchObject({ _tag: "EventDecodeError", streamId: "timeless", version: 2 })
     }).pipe(Effect.provide(storeAndClient())))
+
+  it.effect("the Executor's fold fails with a typed error naming stream, version and position on a version gap and on a bad payload, whatever the page size", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const load = (streamId: string, pageSize: number | undefined) =>
+        Effect.flip(Executor.load(summing, sid(streamId), pageSize === undefined ? {} : { pageSize }))
+      yield* append(sid("fold-gap"), 7)
+      yield* sql.unsafe("DELETE FROM eventfold_events WHERE stream_id = $1 AND version IN (5, 6)", ["fold-gap"]).raw
+      yield* append(sid("fold-payload"), 7)
+      yield* sql.unsafe(`UPDATE eventfold_events SET data = '{"amount": "six"}'::jsonb WHERE stream_id = $1 AND version = 6`, ["fold-payload"]).raw
+      const [position] = yield* sql.unsafe<readonly [number | string]>(
+        "SELECT position FROM eventfold_events WHERE stream_id = $1 AND version = 6",
+        ["fold-payload"]
+      ).values
+      for (const pageSize of [undefined, 2, 4, 5, 6]) {
+        const gap = yield* load("fold-gap", pageSize)
+        expect(gap, String(pageSize)).toBeInstanceOf(StoreError.EventDecodeError)
+        expect(gap).toMatchObject({ _tag: "EventDecodeError", streamId: "fold-gap", type: "Deposited" })
+        expect(gap.message).toContain("version gap")
+        const payload = yield* load("fold-payload", pageSize)
+        expect(payload, String(pageSize)).toMatchObject({
+          _tag: "EventDecodeError",
+          streamId: "fold-payload",
+          version: 6,
+          position: Number(position?.[0]),
+          type: "Deposited"
+        })
+      }
+    }).pipe(Effect.provide(Executor.layerOn(storeAndClient()))))
 })

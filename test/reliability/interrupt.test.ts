@@ -40,9 +40,16 @@ const interruptions = 100
 /**
  * A pause of 0-7 scheduler turns: a SQLite command runs on one thread and
  * would finish within any sleep, so the victim is interrupted after a random
- * number of steps of the running fibers instead.
+ * number of steps of the running fibers instead (see `stepwise`).
  */
 const yields = (r: number): Effect.Effect<void> => Effect.repeatN(Effect.yieldNow(), Math.floor(r * 8))
+
+/**
+ * The commands yield to the scheduler every 32 operations (Effect's default is
+ * 2,048): a SQLite command has no asynchronous step, so with the default a short
+ * one runs to its end within one scheduler turn and no pause lands inside it.
+ */
+const stepwise = <A, E, R>(command: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => Effect.withMaxOpsBeforeYield(command, 32)
 
 /**
  * Rounds of three concurrent commands on random counters; in each round one of
@@ -61,7 +68,7 @@ const interruptCommands = (
     while (interrupted < interruptions) {
       rounds++
       const fibers = yield* Effect.forEach([0, 1, 2], () =>
-        Effect.fork(executor.execute(counter, new Increment({ counter: counters[Math.floor(random() * counters.length)]! }))))
+        Effect.fork(stepwise(executor.execute(counter, new Increment({ counter: counters[Math.floor(random() * counters.length)]! })))))
       yield* pause(random())
       const victim = fibers[Math.floor(random() * fibers.length)]!
       const exit = yield* Fiber.interrupt(victim)

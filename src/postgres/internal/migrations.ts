@@ -247,6 +247,33 @@ BEGIN
 END
 $fn$`
 
+/** Name of the Executor's fold-read function. */
+export const readFoldFunction = "eventfold_read_fold"
+
+/**
+ * Migration 5: the Executor's fold read (internal/keyset.ts `FoldReader`) as a
+ * server-side function, for the same reason as the forward read: the same
+ * version range and lookahead row, only the columns a fold uses (version,
+ * type, payload as text, and the position for a decode error).
+ */
+const createReadFoldFunction = `CREATE FUNCTION ${readFoldFunction}(stream text, from_version int8, page_size int8)
+RETURNS TABLE (version int4, type text, data text, "position" float8)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $fn$
+BEGIN
+  RETURN QUERY
+  (SELECT e.version, e.type, e.data::text, e.position::float8
+    FROM ${eventsTable} e
+    WHERE e.stream_id = stream AND e.version >= from_version AND e.version < from_version + page_size
+    ORDER BY e.version)
+  UNION ALL
+  (SELECT e.version, e.type, e.data::text, e.position::float8
+    FROM ${eventsTable} e
+    WHERE e.stream_id = stream AND e.version >= from_version + page_size
+    ORDER BY e.version LIMIT 1)
+  ORDER BY 1;
+END
+$fn$`
+
 const run = (statements: ReadonlyArray<string>) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (statement) => sql.unsafe(statement).raw, { discard: true }))
 
@@ -259,5 +286,5 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "4_create_snapshots": createSnapshots,
   // cached plans for the append and the command's read, notifications after
   // the commit (adr/0012, adr/0007)
-  "5_cached_plans_and_notify_after_commit": run([cacheAppendPlans, createReadForwardFunction, createQuietAppendFunction, replaceNotifyTrigger, createNotifyFunction])
+  "5_cached_plans_and_notify_after_commit": run([cacheAppendPlans, createReadForwardFunction, createReadFoldFunction, createQuietAppendFunction, replaceNotifyTrigger, createNotifyFunction])
 }

@@ -20,8 +20,8 @@ import type { AppendResult, StreamAppendResult, StreamWrite } from "../../EventS
 import { DuplicateEventId, InvalidArgument, StoreUnavailable, WrongExpectedVersion } from "../../StoreError.ts"
 import type { AppendError, ReadError } from "../../StoreError.ts"
 import type { StoredEvent } from "../../Event.ts"
-import { FirstPageTypeId, keysetReads, toLogEvents } from "../../internal/keyset.ts"
-import type { FirstPageReader } from "../../internal/keyset.ts"
+import { FirstPageTypeId, FoldReadTypeId, keysetReads, toLogEvents } from "../../internal/keyset.ts"
+import type { FirstPageReader, FoldReader } from "../../internal/keyset.ts"
 import { conflictOf } from "../../internal/sqlConflict.ts"
 import type { Row } from "../../internal/keyset.ts"
 import { checkWrites } from "../../internal/validate.ts"
@@ -35,6 +35,7 @@ import {
   eventsTable,
   migrations as migrationRecord,
   notifyFunction,
+  readFoldFunction,
   readForwardFunction
 } from "./migrations.ts"
 
@@ -65,6 +66,13 @@ const streamColumns = `position, version, event_id, type, data::text, metadata::
  * unnamed, so sent as text it was parsed and planned on every read (adr/0007).
  */
 const readForwardSql = `SELECT * FROM ${readForwardFunction}($1, $2::int8, $3::int8)`
+/**
+ * The Executor's fold reads, of the same version range and lookahead row, only
+ * what it folds (and the position, for a decode error): see `FoldReader` in
+ * internal/keyset.ts. A server-side function too (`eventfold_read_fold`,
+ * migration 5), for the same reason as the forward read.
+ */
+const readFoldSql = `SELECT * FROM ${readFoldFunction}($1, $2::int8, $3::int8)`
 /** Backward pages start at the stream's head when `from` is beyond it (one index probe). */
 const readBackwardSql = `WITH head AS (
   SELECT least($2::int8, coalesce(max(version), 0)) AS top FROM ${eventsTable} WHERE stream_id = $1
@@ -208,6 +216,7 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
   const reads = keysetReads({
     forwardLookahead: true,
     forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
+    fold: (streamId, cursor, pageSize) => fetch(readFoldSql, [streamId, cursor, pageSize]),
     backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
     all: () => Effect.succeed([])
   }, storePageSize)
@@ -381,7 +390,13 @@ export const makeStore = (sql: SqlClient.SqlClient, storePageSize: number): Even
     })
 
   // the first-page read rides along under its symbol key (the Executor's fast path)
-  const service: EventStore.Service & FirstPageReader = { read: reads.read, [FirstPageTypeId]: reads[FirstPageTypeId], readAll, append }
+  const service: EventStore.Service & FirstPageReader & FoldReader = {
+    read: reads.read,
+    [FirstPageTypeId]: reads[FirstPageTypeId],
+    [FoldReadTypeId]: reads[FoldReadTypeId],
+    readAll,
+    append
+  }
   return EventStore.of(service)
 }
 

@@ -105,6 +105,8 @@ const retryBusy = (operation: string, budget: Duration.Duration) => {
 const streamColumns = "position, version, event_id, type, data, metadata, recorded_at"
 const readForwardSql =
   `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`
+const readFoldSql =
+  `SELECT version, type, data, position FROM ${eventsTable} WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?`
 const readBackwardSql =
   `SELECT ${streamColumns} FROM ${eventsTable} WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?`
 const readAllSql =
@@ -152,6 +154,7 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
 
     const reads = keysetReads({
       forward: (streamId, cursor, pageSize) => fetch(readForwardSql, [streamId, cursor, pageSize]),
+      fold: (streamId, cursor, pageSize) => fetch(readFoldSql, [streamId, cursor, pageSize]),
       backward: (streamId, cursor, pageSize) => fetch(readBackwardSql, [streamId, cursor, pageSize]),
       all: (cursor, pageSize) => fetch(readAllSql, [cursor, pageSize])
     }, options?.pageSize ?? defaultPageSize)
