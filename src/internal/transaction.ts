@@ -18,6 +18,7 @@
  * as one simple query.
  */
 import { SqlClient } from "@effect/sql"
+import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -67,3 +68,60 @@ export const transaction = (sql: SqlClient.SqlClient, operation: string, begin =
           return exit.value
         }))
       ))
+
+/** Options of {@link transactionOn}. */
+export interface TransactionOnOptions {
+  /** One or more statements without parameters that open the transaction (default `BEGIN`). */
+  readonly begin?: string | undefined
+  /**
+   * Sends BEGIN, COMMIT and ROLLBACK as prepared statements, kept by the
+   * driver's statement cache (SQLite: prepared once, not once per transaction).
+   * Only for a `begin` that is a single statement.
+   */
+  readonly prepared?: boolean | undefined
+}
+
+/**
+ * {@link transaction} for a body that runs its statements on the transaction's
+ * connection itself (`conn.executeRaw`, no statement compiler, no span per
+ * statement): the hot path of an append. Same guarantees: at the top level the
+ * store's own BEGIN / COMMIT, a failed COMMIT rolled back and reported as
+ * `StoreUnavailable({ operation })`, a failed body rolled back with its own
+ * failure kept; inside a caller's transaction `withTransaction`'s savepoint on
+ * the caller's connection. At the top level the body gets the reserved
+ * connection and nothing is added to its context: it must send every
+ * statement on `conn` (on SQLite, a statement sent through the client instead
+ * would wait for the connection this transaction holds).
+ */
+export const transactionOn = (sql: SqlClient.SqlClient, operation: string, options?: TransactionOnOptions) => {
+  const begin = options?.begin ?? "BEGIN"
+  const prepared = options?.prepared === true
+  return <A, E, R>(body: (conn: Connection) => Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError | StoreUnavailable, R> =>
+    Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+      Option.isSome(outer)
+        ? driverDefectsAsUnavailable(operation)(
+          // the savepoint runs on the caller's connection
+          sql.withTransaction(Effect.suspend(() => body(outer.value[0])))
+        )
+        : Effect.uninterruptibleMask((restore) =>
+          Effect.scoped(Effect.flatMap(restore(sql.reserve), (conn) => {
+            const run = (statement: string) =>
+              Effect.suspend(() => prepared ? conn.executeRaw(statement, []) : conn.executeUnprepared(statement, [], undefined))
+            // whatever ROLLBACK says (even a defect), the outcome to report is the earlier one
+            const rollback = Effect.exit(run("ROLLBACK"))
+            return Effect.flatMap(Effect.exit(restore(run(begin))), (begun): Effect.Effect<A, E | SqlError | StoreUnavailable, R> =>
+              Exit.isFailure(begun)
+                ? Effect.zipRight(rollback, Effect.failCause(begun.cause))
+                : Effect.flatMap(Effect.exit(restore(Effect.suspend(() => body(conn)))), (exit): Effect.Effect<A, E | SqlError | StoreUnavailable> =>
+                  Exit.isFailure(exit)
+                    ? Effect.zipRight(rollback, exit)
+                    : Effect.flatMap(Effect.exit(run("COMMIT")), (committed): Effect.Effect<A, StoreUnavailable> =>
+                      Exit.isFailure(committed)
+                        ? Effect.zipRight(
+                          rollback,
+                          Effect.fail(new StoreUnavailable({ operation, cause: Cause.squash(committed.cause) }))
+                        )
+                        : Effect.succeed(exit.value))))
+          }))
+        ))
+}

@@ -150,6 +150,8 @@ const isJsonObject = (text: string): boolean => {
  */
 const escapedNul = /(?<!\\)(?:\\\\)*\\u0000/
 
+const hasEscapedNul = (text: string): boolean => text.includes("\\u0000") && escapedNul.test(text)
+
 /** Why an event cannot be stored as given, or undefined when it can. */
 const eventProblem = (event: EventData): string | undefined => {
   if (typeof event.eventId !== "string" || !lowercaseUuid.test(event.eventId)) {
@@ -162,7 +164,8 @@ const eventProblem = (event: EventData): string | undefined => {
   if (typeof event.metadata !== "string" || !isJsonObject(event.metadata)) {
     return `the metadata of event ${event.eventId} must be the JSON text of an object`
   }
-  if (escapedNul.test(event.data) || escapedNul.test(event.metadata)) {
+  // the regular expression only where the text holds `\u0000` at all (a plain substring search)
+  if (hasEscapedNul(event.data) || hasEscapedNul(event.metadata)) {
     return `the data and metadata of event ${event.eventId} must not hold a NUL character (\\u0000)`
   }
   return undefined

@@ -5,6 +5,7 @@
  */
 import { withReadSide } from "./readSide.ts"
 import { SqlClient } from "@effect/sql"
+import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import * as Cause from "effect/Cause"
@@ -27,7 +28,7 @@ import { conflictOf } from "../../internal/sqlConflict.ts"
 import type { Row } from "../../internal/keyset.ts"
 import { checkWrites } from "../../internal/validate.ts"
 import * as Migrator from "../../internal/migrator.ts"
-import { transaction } from "../../internal/transaction.ts"
+import { transaction, transactionOn } from "../../internal/transaction.ts"
 import { journalModeProblem } from "./journalMode.ts"
 import { eventsTable, migrations as migrationRecord, migrationsTable } from "./migrations.ts"
 
@@ -46,7 +47,7 @@ export const defaultBusyTimeout: Duration.Duration = Duration.seconds(5)
 /** The database is locked by another connection: worth waiting and retrying. */
 class Busy extends Data.TaggedError("Busy")<{ readonly cause: SqlError }> {}
 
-/** The insert hit `UNIQUE (stream_id, version)`: a writer got there first. */
+/** The insert hit `UNIQUE (stream_id, version)` (a writer got there first), or a guarded row found another head. */
 class VersionTaken extends Data.TaggedError("VersionTaken")<{ readonly cause: SqlError }> {}
 
 /** The insert hit `UNIQUE (event_id)`. */
@@ -74,8 +75,14 @@ const classifyInsert = (error: SqlError): Busy | StoreUnavailable | VersionTaken
     if (message.includes(`${eventsTable}.event_id`)) return new EventIdTaken({ cause: error })
     if (message.includes(`${eventsTable}.stream_id`)) return new VersionTaken({ cause: error })
   }
+  // a guarded row found the stream at another version than expected (see `guardedRow`)
+  if (code === "SQLITE_CONSTRAINT_NOTNULL" && causeMessage(error).includes(`${eventsTable}.version`)) {
+    return new VersionTaken({ cause: error })
+  }
   return classify("append")(error)
 }
+
+const isBusy = (error: unknown): error is Busy => error instanceof Busy
 
 /**
  * Retries while the database is busy, with short jittered backoff (2 ms doubling,
@@ -90,13 +97,12 @@ const retryBusy = (operation: string, budget: Duration.Duration) => {
     Schedule.upTo(budget)
   )
   return <A, E, R>(self: Effect.Effect<A, E | Busy, R>): Effect.Effect<A, Exclude<E, Busy> | StoreUnavailable, R> =>
-    self.pipe(
-      Effect.retry({ schedule, while: (error) => error instanceof Busy }),
-      Effect.catchIf(
-        (error): error is Busy => error instanceof Busy,
-        (error) => Effect.fail(new StoreUnavailable({ operation, cause: error.cause }))
-      )
-    ) as Effect.Effect<A, Exclude<E, Busy> | StoreUnavailable, R>
+    // the first attempt runs bare: the schedule's driver is built only once the database is busy
+    Effect.catchIf(self, isBusy, () =>
+      self.pipe(
+        Effect.retry({ schedule, while: isBusy }),
+        Effect.catchIf(isBusy, (error) => Effect.fail(new StoreUnavailable({ operation, cause: error.cause })))
+      )) as Effect.Effect<A, Exclude<E, Busy> | StoreUnavailable, R>
 }
 
 // ---------------------------------------------------------------------------
@@ -121,22 +127,100 @@ const headSql = `SELECT max(version) FROM ${eventsTable} WHERE stream_id = ?`
  */
 const takeWriteLockSql = `UPDATE ${eventsTable} SET position = position WHERE 0`
 
-/** Rows per INSERT statement: 7 parameters a row, well under SQLite's 32766. */
+/** Rows per INSERT statement: 7 parameters a row (9 for a guarded row), well under SQLite's 32766. */
 const insertChunk = 500
-const insertSqlCache = new Map<number, string>()
-const insertSql = (rows: number): string => {
-  let text = insertSqlCache.get(rows)
+const insertColumns = "INSERT INTO " + eventsTable + " (stream_id, version, event_id, type, data, metadata, recorded_at) VALUES "
+const plainRow = "(?, ?, ?, ?, ?, ?, ?)"
+/**
+ * The first row of a stream's events when the append knows the version it
+ * expects (`NoStream`, `Exact(n)`): its version is `n + 1` only while the
+ * stream's head is `n`, and NULL otherwise, which `version NOT NULL` refuses.
+ * So the version check rides in the INSERT itself: one index lookup, no
+ * statement of its own. Parameters: stream id, expected head, version, stream id.
+ */
+const guardedRow =
+  `(?, (SELECT CASE WHEN coalesce(max(version), 0) = ? THEN ? END FROM ${eventsTable} WHERE stream_id = ?), ?, ?, ?, ?, ?)`
+
+/** INSERT texts by shape (row count and guarded rows), built once each (a bounded cache). */
+const insertSqlCache = new Map<string, string>()
+const insertSql = (rows: number, guarded: ReadonlyArray<number>): string => {
+  const key = guarded.length === 0 ? `${rows}` : `${rows}:${guarded.join(",")}`
+  let text = insertSqlCache.get(key)
   if (text === undefined) {
-    text = `INSERT INTO ${eventsTable} (stream_id, version, event_id, type, data, metadata, recorded_at) VALUES ` +
-      Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ")
-    insertSqlCache.set(rows, text)
+    const values = new Array<string>(rows).fill(plainRow)
+    for (const row of guarded) values[row] = guardedRow
+    text = insertColumns + values.join(", ")
+    if (insertSqlCache.size >= 256) insertSqlCache.clear()
+    insertSqlCache.set(key, text)
   }
   return text
 }
 
+/** The version a write's stream must be at when it is `NoStream` or `Exact(n)`; undefined otherwise. */
+const knownHead = (write: StreamWrite): number | undefined =>
+  write.expected._tag === "Exact" ? write.expected.version : write.expected._tag === "NoStream" ? 0 : undefined
+
 interface RunResult {
   readonly changes: number
   readonly lastInsertRowid: number | bigint
+}
+
+/** The head version from the rows of {@link headSql} (0 for a stream with no events). */
+const headOfRows = (rows: unknown): number => {
+  const row = (rows as ReadonlyArray<Record<string, unknown>>)[0]
+  const value = row?.["max(version)"]
+  return typeof value === "number" ? value : typeof value === "bigint" ? Number(value) : 0
+}
+
+/**
+ * The INSERT statements of an append, in one plain loop over the events: one
+ * statement of all the rows, or of `insertChunk` rows each for more (the SQL
+ * text of each shape is built once and kept; the driver keeps the prepared
+ * statement). With `guarded`, the first row of each write checks the write's
+ * expected version (`heads` are then the expected versions: see `guardedRow`).
+ */
+const insertStatements = (
+  writes: ReadonlyArray<StreamWrite>,
+  heads: ReadonlyArray<number>,
+  recordedAt: number,
+  guarded: boolean
+): Array<readonly [string, Array<unknown>, number]> => {
+  const statements: Array<readonly [string, Array<unknown>, number]> = []
+  let params: Array<unknown> = []
+  let rows = 0
+  let guards: Array<number> = []
+  for (let w = 0; w < writes.length; w++) {
+    const write = writes[w]!
+    const events = write.events
+    let version = heads[w]!
+    for (let e = 0; e < events.length; e++) {
+      const event = events[e]!
+      version++
+      if (guarded && e === 0) {
+        guards.push(rows)
+        params.push(write.streamId, heads[w]!, version, write.streamId)
+      } else {
+        params.push(write.streamId, version)
+      }
+      params.push(event.eventId, event.type, event.data, event.metadata, recordedAt)
+      rows++
+      if (rows === insertChunk) {
+        statements.push([insertSql(rows, guards), params, rows])
+        params = []
+        rows = 0
+        guards = []
+      }
+    }
+  }
+  if (rows > 0) statements.push([insertSql(rows, guards), params, rows])
+  return statements
+}
+
+/** Appends to `into`, from `at`, the positions of the `count` rows an INSERT wrote (rowids are consecutive under the write lock). */
+const positionsOf = (result: unknown, count: number, into: Array<number>, at: number): Array<number> => {
+  const last = Number((result as RunResult).lastInsertRowid)
+  for (let i = 0; i < count; i++) into[at + i] = last - count + 1 + i
+  return into
 }
 
 // ---------------------------------------------------------------------------
@@ -159,80 +243,108 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
       all: (cursor, pageSize) => fetch(readAllSql, [cursor, pageSize])
     }, options?.pageSize ?? defaultPageSize)
 
-    const head = (streamId: StreamId) =>
-      Effect.map(sql.unsafe(headSql, [streamId]).values, (rows) => (rows[0]?.[0] as number | null | undefined) ?? 0)
+    // --- append: every statement on the transaction's connection (`executeRaw`:
+    // the driver's cached prepared statement, no statement compiler, no span per
+    // statement), the per-event work in plain loops, few Effect steps per append
+
+    const head = (conn: Connection, streamId: StreamId) =>
+      Effect.map(conn.executeRaw(headSql, [streamId]), headOfRows)
+
+    const heads = (conn: Connection, writes: ReadonlyArray<StreamWrite>): Effect.Effect<Array<number>, SqlError> =>
+      writes.length === 1
+        ? Effect.map(head(conn, writes[0]!.streamId), (current) => [current])
+        : Effect.forEach(writes, (write) => head(conn, write.streamId))
 
     /** After a `(stream_id, version)` collision: re-read the heads (still under the lock) and name the stream. */
-    const conflictAfterCollision = (writes: ReadonlyArray<StreamWrite>) =>
-      Effect.flatMap(
-        Effect.forEach(writes, (write) => head(write.streamId)),
-        (heads) => Effect.fail(conflictOf(writes, heads))
+    const conflictAfterCollision = (conn: Connection, writes: ReadonlyArray<StreamWrite>) =>
+      Effect.flatMap(heads(conn, writes), (current) => Effect.fail(conflictOf(writes, current)))
+
+    const insertAll = (
+      conn: Connection,
+      writes: ReadonlyArray<StreamWrite>,
+      current: ReadonlyArray<number>,
+      recordedAt: number,
+      guarded: boolean
+    ): Effect.Effect<Array<number>, SqlError> => {
+      const statements = insertStatements(writes, current, recordedAt, guarded)
+      if (statements.length === 1) {
+        const [text, values, count] = statements[0]!
+        return Effect.map(conn.executeRaw(text, values), (result) => positionsOf(result, count, [], 0))
+      }
+      const positions: Array<number> = []
+      return Effect.as(
+        Effect.forEach(statements, ([text, values, count]) =>
+          Effect.map(conn.executeRaw(text, values), (result) => positionsOf(result, count, positions, positions.length)), {
+          discard: true
+        }),
+        positions
+      )
+    }
+
+    // BEGIN IMMEDIATE takes the write lock at once (BEGIN, COMMIT and ROLLBACK
+    // are prepared once, by the driver's statement cache); inside a caller's
+    // (perhaps deferred) transaction the lock-taking UPDATE does the same.
+    // Whether the append is nested is asked before the transaction starts:
+    // inside it, the store's own transaction has already provided a connection.
+    const appendTransaction = transactionOn(sql, "append", { begin: "BEGIN IMMEDIATE", prepared: true })
+    /** Inserts at the versions after `current`, then the result; a collision becomes `WrongExpectedVersion`. */
+    const insertAt = (
+      conn: Connection,
+      writes: ReadonlyArray<StreamWrite>,
+      current: ReadonlyArray<number>,
+      recordedAt: number,
+      guarded: boolean
+    ) =>
+      Effect.map(
+        Effect.catchTag(
+          insertAll(conn, writes, current, recordedAt, guarded),
+          "SqlError",
+          (error): Effect.Effect<never, WrongExpectedVersion | SqlError | Busy | StoreUnavailable | EventIdTaken> => {
+            const classified = classifyInsert(error)
+            return classified._tag === "VersionTaken" ? conflictAfterCollision(conn, writes) : Effect.fail(classified)
+          }
+        ),
+        (positions): AppendResult => {
+          const streams: Array<StreamAppendResult> = new Array(writes.length)
+          for (let i = 0; i < writes.length; i++) {
+            streams[i] = { streamId: writes[i]!.streamId, version: current[i]! + writes[i]!.events.length }
+          }
+          return { streams, positions }
+        }
       )
 
-    const insertAll = (writes: ReadonlyArray<StreamWrite>, heads: ReadonlyArray<number>, recordedAt: number) =>
-      Effect.suspend(() => {
-        const statements: Array<readonly [string, Array<unknown>, number]> = []
-        let params: Array<unknown> = []
-        let rows = 0
-        for (let w = 0; w < writes.length; w++) {
-          const write = writes[w]!
-          let version = heads[w]!
-          for (const event of write.events) {
-            version++
-            params.push(write.streamId, version, event.eventId, event.type, event.data, event.metadata, recordedAt)
-            rows++
-            if (rows === insertChunk) {
-              statements.push([insertSql(rows), params, rows])
-              params = []
-              rows = 0
-            }
-          }
-        }
-        if (rows > 0) statements.push([insertSql(rows), params, rows])
-        return Effect.map(
-          Effect.forEach(statements, ([text, values, count]) =>
-            Effect.map(sql.unsafe(text, values).raw, (result) => {
-              const last = Number((result as RunResult).lastInsertRowid)
-              const positions = new Array<number>(count)
-              for (let i = 0; i < count; i++) positions[i] = last - count + 1 + i
-              return positions
-            })),
-          (chunks) => chunks.flat()
-        )
-      })
+    /**
+     * The expected versions, when every write has events and expects `NoStream`
+     * or `Exact(n)` (the Executor's appends): then the INSERT checks them itself
+     * (see `guardedRow`), and no head is read.
+     */
+    const expectedHeads = (writes: ReadonlyArray<StreamWrite>): Array<number> | undefined => {
+      const known = new Array<number>(writes.length)
+      for (let i = 0; i < writes.length; i++) {
+        const head = writes[i]!.events.length === 0 ? undefined : knownHead(writes[i]!)
+        if (head === undefined) return undefined
+        known[i] = head
+      }
+      return known
+    }
 
-    // BEGIN IMMEDIATE takes the write lock at once; inside a caller's (perhaps
-    // deferred) transaction the lock-taking UPDATE does the same. Whether the
-    // append is nested is asked before the transaction starts: inside it, the
-    // store's own transaction has already provided a connection.
-    const appendTransaction = transaction(sql, "append", "BEGIN IMMEDIATE")
-    const takeWriteLock = sql.unsafe(takeWriteLockSql).raw
     const attempt = (writes: ReadonlyArray<StreamWrite>, recordedAt: number, nested: boolean) =>
-      appendTransaction(Effect.gen(function*() {
-        if (nested) yield* takeWriteLock
-        const heads: Array<number> = []
-        for (const write of writes) {
-          const current = yield* head(write.streamId)
-          if (!ExpectedVersion.matches(write.expected, current)) {
-            return yield* new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current })
-          }
-          heads.push(current)
-        }
-        const positions = yield* insertAll(writes, heads, recordedAt).pipe(
-          Effect.catchTag(
-            "SqlError",
-            (error): Effect.Effect<never, WrongExpectedVersion | SqlError | Busy | StoreUnavailable | EventIdTaken> => {
-              const classified = classifyInsert(error)
-              return classified._tag === "VersionTaken" ? conflictAfterCollision(writes) : Effect.fail(classified)
+      appendTransaction((conn) => {
+        const lock = nested ? conn.executeRaw(takeWriteLockSql, []) : undefined
+        const known = expectedHeads(writes)
+        const checked = known !== undefined
+          ? insertAt(conn, writes, known, recordedAt, true)
+          : Effect.flatMap(heads(conn, writes), (current) => {
+            for (let i = 0; i < writes.length; i++) {
+              const write = writes[i]!
+              if (!ExpectedVersion.matches(write.expected, current[i]!)) {
+                return Effect.fail(new WrongExpectedVersion({ streamId: write.streamId, expected: write.expected, actual: current[i]! }))
+              }
             }
-          )
-        )
-        const streams: Array<StreamAppendResult> = writes.map((write, i) => ({
-          streamId: write.streamId,
-          version: heads[i]! + write.events.length
-        }))
-        return { streams, positions } satisfies AppendResult
-      })).pipe(
+            return insertAt(conn, writes, current, recordedAt, false)
+          })
+        return lock === undefined ? checked : Effect.zipRight(lock, checked)
+      }).pipe(
         Effect.catchTag("SqlError", (error) => Effect.fail(classify("append")(error)))
       )
 
@@ -258,11 +370,12 @@ export const make = (options?: MakeOptions): Effect.Effect<EventStore.Service, n
         const checked = checkWrites(input)
         if (Either.isLeft(checked)) return Effect.fail(checked.left)
         const writes = checked.right
-        return Effect.flatMap(Effect.all([Clock.currentTimeMillis, Effect.serviceOption(SqlClient.TransactionConnection)]), ([now, outer]) =>
-          attempt(writes, now, Option.isSome(outer)).pipe(
-            retryAppend,
-            Effect.catchTag("EventIdTaken", (error) => Effect.flatMap(duplicateOf(writes, error.cause), Effect.fail))
-          ))
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+            attempt(writes, now, Option.isSome(outer)).pipe(
+              retryAppend,
+              Effect.catchTag("EventIdTaken", (error) => Effect.flatMap(duplicateOf(writes, error.cause), Effect.fail))
+            )))
       })
 
     // the first-page read rides along under its symbol key (the Executor's fast path)
