@@ -125,6 +125,21 @@ const outcomeOf = (exit: { readonly _tag: "Success" } | { readonly _tag: "Failur
 
 const isDomainError = (error: unknown): boolean => !isExecuteError(error)
 
+/**
+ * The commands counter of each outcome, tagged once on first use (a tagged
+ * metric builds and hashes its key; `commands` is defined by a module that
+ * imports this one, so not at load time).
+ */
+let commandsByOutcome: Record<"done" | "rejected" | "failed", typeof commands> | undefined
+const commandsCounter = (outcome: "done" | "rejected" | "failed"): typeof commands => {
+  commandsByOutcome ??= {
+    done: Metric.tagged(commands, "outcome", "done"),
+    rejected: Metric.tagged(commands, "outcome", "rejected"),
+    failed: Metric.tagged(commands, "outcome", "failed")
+  }
+  return commandsByOutcome[outcome]
+}
+
 /** @internal */
 export const makeService = (
   store: EventStore.Service,
@@ -397,7 +412,7 @@ export const makeService = (
       Effect.onExit((exit) =>
         Effect.zipRight(
           exit._tag === "Success" ? annotate({ "eventfold.outcome": "done" }) : Effect.void,
-          Metric.increment(Metric.tagged(commands, "outcome", outcomeOf(exit)))
+          Metric.increment(commandsCounter(outcomeOf(exit)))
         )
       ),
       timed(duration)
