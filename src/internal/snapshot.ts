@@ -2,9 +2,12 @@
  * Argument checks of every snapshot store (internal), so that all backends
  * reject the same bad input with the same `InvalidArgument`.
  */
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type { Key, StoredSnapshot } from "../Snapshot.ts"
+import * as Option from "effect/Option"
+import type { Key, SnapshotStore, StoredSnapshot } from "../Snapshot.ts"
 import { InvalidArgument } from "../StoreError.ts"
+import type { StoreUnavailable } from "../StoreError.ts"
 import type { StreamId } from "../StreamId.ts"
 
 const isPositiveInt = (n: number) => Number.isSafeInteger(n) && n >= 1
@@ -64,4 +67,31 @@ export const snapshotOfRow = (key: Key, row: ReadonlyArray<unknown>): StoredSnap
   position: Number(row[1]),
   state: String(row[2]),
   takenAt: new Date(Number(row[3]))
+})
+
+/**
+ * `load` and `save` of a SQL snapshot store, over its two statements: `loadRows`
+ * runs the load query with (decider, stream id, schema version) and returns its
+ * rows as values; `saveRow` runs the save with (decider, stream id, schema
+ * version, version, position, state, taken at in epoch ms). Both SQL backends
+ * bind the same parameters in the same order.
+ */
+export const sqlLoadAndSave = (
+  loadRows: (params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, StoreUnavailable | InvalidArgument>,
+  saveRow: (params: ReadonlyArray<unknown>) => Effect.Effect<unknown, StoreUnavailable | InvalidArgument>
+): Pick<SnapshotStore.Service, "load" | "save"> => ({
+  load: (key) =>
+    Either.match(checkKey("loadSnapshot", key), {
+      onLeft: Effect.fail,
+      onRight: () =>
+        Effect.map(
+          loadRows([key.decider, key.streamId, key.schemaVersion]),
+          (rows) => Option.map(Option.fromNullable(rows[0]), (row) => snapshotOfRow(key, row))
+        )
+    }),
+  save: (snapshot) =>
+    Either.match(checkSnapshot(snapshot), {
+      onLeft: Effect.fail,
+      onRight: (s) => Effect.asVoid(saveRow([s.decider, s.streamId, s.schemaVersion, s.version, s.position, s.state, s.takenAt.getTime()]))
+    })
 })

@@ -11,11 +11,10 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import { SnapshotStore } from "../../Snapshot.ts"
 import { InvalidArgument, StoreUnavailable } from "../../StoreError.ts"
 import { driverDefectsAsUnavailable } from "../../internal/driverDefects.ts"
-import { checkKey, snapshotOfRow, checkPrune, checkSnapshot } from "../../internal/snapshot.ts"
+import { checkPrune, sqlLoadAndSave } from "../../internal/snapshot.ts"
 
 /**
  * Saves and prunes run on a connection of their own, never inside a caller's
@@ -82,26 +81,10 @@ export const make: Effect.Effect<SnapshotStore.Service, never, SqlClient.SqlClie
     const run = <A>(operation: string, statement: Effect.Effect<A, SqlError>) =>
       statement.pipe(Effect.mapError(classify(operation)), driverDefectsAsUnavailable(operation))
 
-    const load: SnapshotStore.Service["load"] = (key) =>
-      Either.match(checkKey("loadSnapshot", key), {
-        onLeft: Effect.fail,
-        onRight: () =>
-          Effect.map(
-            run("loadSnapshot", sql.unsafe(loadSql, [key.decider, key.streamId, key.schemaVersion]).values),
-            (rows) =>
-              Option.map(Option.fromNullable(rows[0]), (row) => snapshotOfRow(key, row))
-          )
-      })
-
-    const save: SnapshotStore.Service["save"] = (snapshot) =>
-      Either.match(checkSnapshot(snapshot), {
-        onLeft: Effect.fail,
-        onRight: (s) =>
-          Effect.asVoid(outsideTransactions(run(
-            "saveSnapshot",
-            sql.unsafe(saveSql, [s.decider, s.streamId, s.schemaVersion, s.version, s.position, s.state, s.takenAt.getTime()]).raw
-          )))
-      })
+    const { load, save } = sqlLoadAndSave(
+      (params) => run("loadSnapshot", sql.unsafe(loadSql, params).values),
+      (params) => outsideTransactions(run("saveSnapshot", sql.unsafe(saveSql, params).raw))
+    )
 
     const prune: SnapshotStore.Service["prune"] = (key, keep) =>
       Either.match(checkPrune(key, keep), {
